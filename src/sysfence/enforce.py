@@ -1,0 +1,182 @@
+"""enable() and status(): the policy decisions about *whether* and *how* to filter this process."""
+
+from __future__ import annotations
+
+import enum
+import os
+import sys
+import threading
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from . import kernel
+from .errors import EnforcementError, LibseccompMissing, LooseningError, ProfileError, SysfenceError, UnavailableError
+
+_lock = threading.Lock()
+_active: list[Any] = []  # RuleSets this process loaded, oldest first
+_warned_off = False
+
+
+class State(enum.Enum):
+    ENFORCING = "enforcing"
+    DISABLED = "disabled"
+    UNAVAILABLE = "unavailable"
+
+
+@dataclass(frozen=True)
+class Status:
+    state: State
+    reason: str = ""
+    profile: str = ""
+    rules: int = 0
+    libseccomp: str = ""
+    filters: int = 0  # seccomp filters on this process (from /proc), all loaders included
+    no_new_privs: bool = False
+    profiles: tuple[str, ...] = field(default_factory=tuple)  # every profile sysfence stacked, oldest first
+
+    @property
+    def enforcing(self) -> bool:
+        return self.state is State.ENFORCING
+
+    def to_json(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["state"] = self.state.value
+        d["profiles"] = list(self.profiles)
+        return d
+
+    def __str__(self) -> str:
+        if self.state is State.ENFORCING:
+            return f"enforcing profile {self.profile!r} ({self.rules} rules, libseccomp {self.libseccomp})"
+        return f"{self.state.value}: {self.reason}"
+
+
+def _flag(var: str, on: set[str], off: set[str]) -> bool | None:
+    raw = os.environ.get(var)
+    if raw is None or raw.strip() == "":
+        return None
+    v = raw.strip().lower()
+    if v in on:
+        return True
+    if v in off:
+        return False
+    raise SysfenceError(f"environment variable {var}={raw!r} is not valid: use {sorted(on)[0]!r} or {sorted(off)[0]!r}")
+
+
+def env_disabled() -> bool:
+    """SYSFENCE=off (or 0/false/no) disables enforcement for debugging."""
+    return _flag("SYSFENCE", {"on", "1", "true", "yes"}, {"off", "0", "false", "no"}) is False
+
+
+def env_required() -> bool:
+    return bool(_flag("SYSFENCE_REQUIRED", {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}))
+
+
+def _lib_version() -> str:
+    try:
+        from . import _libseccomp
+
+        return _libseccomp.info().version
+    except LibseccompMissing:
+        return ""
+
+
+def status() -> Status:
+    """This process's filter state, read from the kernel, plus what sysfence itself stacked."""
+    reason = kernel.unsupported_reason()
+    if reason:
+        return Status(State.UNAVAILABLE, reason)
+    proc = kernel.proc_state()
+    ver = _lib_version()
+    if _active:
+        rs = _active[-1]
+        return Status(
+            State.ENFORCING, "", rs.name, rs.rule_count, ver, proc.filters, proc.no_new_privs,
+            tuple(r.name for r in _active),
+        )
+    if proc.seccomp_mode == 2:
+        return Status(
+            State.ENFORCING, "a seccomp filter was installed before this program started (not by this process)",
+            "", 0, ver, proc.filters, proc.no_new_privs,
+        )
+    if env_disabled():
+        return Status(State.DISABLED, "SYSFENCE=off", libseccomp=ver, no_new_privs=proc.no_new_privs)
+    if not ver:
+        return Status(State.UNAVAILABLE, "libseccomp.so.2 is not installed", no_new_privs=proc.no_new_privs)
+    return Status(State.DISABLED, "no filter loaded yet", libseccomp=ver, no_new_privs=proc.no_new_privs)
+
+
+def enable(
+    profile: str = "default",
+    *,
+    required: bool = False,
+    allow: list[str] | tuple[str, ...] = (),
+    deny: list[str] | tuple[str, ...] = (),
+) -> Status:
+    """Filter this process and every thread and child it has or will have.
+
+    Off Linux, without seccomp or without libseccomp this is a no-op that says why in the returned Status --
+    unless `required` (or SYSFENCE_REQUIRED=1), in which case UnavailableError is raised.  SYSFENCE=off
+    disables enforcement (said once on stderr); combined with `required` it is an error.  A second call
+    stacks another filter only if its profile allows nothing the active one denies (the kernel intersects
+    filters, so a looser one could never take effect): the same policy again is a no-op; a looser one raises
+    LooseningError.  ProfileError for invalid profiles; nothing is loaded unless everything compiled.
+    """
+    global _warned_off
+    required = required or env_required()
+    if env_disabled():
+        if required:
+            raise UnavailableError("SYSFENCE=off conflicts with required enforcement (SYSFENCE_REQUIRED or required=True)")
+        if not _warned_off:
+            _warned_off = True
+            print("sysfence: SYSFENCE=off: seccomp filtering is DISABLED (debugging)", file=sys.stderr)
+        return status()
+    reason = kernel.unsupported_reason()
+    if reason is None:
+        try:
+            from . import _libseccomp
+
+            _libseccomp.info()
+        except LibseccompMissing as exc:
+            reason = str(exc)
+    if reason is not None:
+        if required:
+            raise UnavailableError(f"seccomp enforcement required but unavailable: {reason}")
+        return Status(State.UNAVAILABLE, reason)
+
+    from . import compiler, profile as _profile
+
+    prof = _profile.load(profile) if isinstance(profile, str) else profile
+    if allow or deny:
+        prof = _profile.with_overrides(prof, list(allow), list(deny))
+    rs = prof.ruleset()
+    with _lock:
+        if _active:
+            if rs == _active[-1]:
+                return status()
+            loose = rs.loosens(_active[-1])
+            if loose:
+                raise LooseningError(
+                    f"profile {rs.name!r} would allow what the active profile {_active[-1].name!r} denies "
+                    f"({', '.join(loose[:5])}{', ...' if len(loose) > 5 else ''}); filters can only tighten"
+                )
+        compiled = compiler.compile_ruleset(rs)  # raises before anything touches the process
+        nr = _seccomp_nr()
+        try:
+            kernel.set_no_new_privs()
+            kernel.load_filter(compiled.program, nr)
+        except OSError as exc:
+            raise EnforcementError(f"loading the filter failed: {exc.strerror}") from None
+        _active.append(rs)
+    return status()
+
+
+def _seccomp_nr() -> int:
+    from . import syscalls
+
+    nr = syscalls.number("seccomp")
+    if nr is None:
+        raise EnforcementError("this architecture has no seccomp syscall")
+    return nr
+
+
+__all__ = ["State", "Status", "enable", "status", "ProfileError", "SysfenceError"]

@@ -1,0 +1,69 @@
+"""Shared helpers. Every test that loads a filter does it in a child process: a filter cannot be removed."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SRC = ROOT / "src"
+
+
+def child_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SYSFENCE")}
+    env["PYTHONPATH"] = str(SRC) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    env.update(extra)
+    return env
+
+
+def run_py(code: str, *, env: dict[str, str] | None = None, timeout: float = 60, **kw) -> subprocess.CompletedProcess:
+    """Run `code` in a fresh interpreter (dedented); capture text output."""
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        env=env or child_env(), capture_output=True, text=True, timeout=timeout, **kw,
+    )
+
+
+def run_enforced(code: str, *, profile: str = "default", env: dict[str, str] | None = None, timeout: float = 60):
+    """Run `code` after `sysfence.enable(profile, required=True)` in a child; the prelude proves the filter
+    loaded (Seccomp: 2 in /proc/self/status) before `code` runs, so a silently failed load fails the test."""
+    prelude = f"""
+import sysfence as _sf
+_st = _sf.enable({profile!r}, required=True)
+assert _st.enforcing, _st
+with open('/proc/self/status') as _f:
+    _lines = dict(l.split(':', 1) for l in _f if ':' in l)
+assert _lines['Seccomp'].strip() == '2' and _lines['NoNewPrivs'].strip() == '1', _lines
+"""
+    return run_py(prelude + textwrap.dedent(code), env=env, timeout=timeout)
+
+
+def sysfence_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 60, **kw) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "sysfence", *args],
+        env=env or child_env(), capture_output=True, text=True, timeout=timeout, **kw,
+    )
+
+
+@pytest.fixture(scope="session")
+def cc(tmp_path_factory):
+    """Compile a C probe with gcc: cc(name, source, *flags) -> path of the executable."""
+    gcc = shutil.which("gcc")
+    if gcc is None:
+        pytest.skip("gcc is not installed (needed for C probes; .ci/run installs it)")
+    out = tmp_path_factory.mktemp("probes")
+
+    def build(name: str, source: str, *flags: str) -> Path:
+        src = out / f"{name}.c"
+        exe = out / name
+        src.write_text(textwrap.dedent(source))
+        subprocess.run([gcc, "-O0", "-o", str(exe), str(src), *flags], check=True, capture_output=True)
+        return exe
+
+    return build
