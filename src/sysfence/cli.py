@@ -73,6 +73,14 @@ def _run(args: argparse.Namespace) -> int:
     if not cmd:
         _err("error: run needs a command: sysfence run [options] -- COMMAND [ARG...]")
         return 2
+    from . import profile as _profile
+
+    for flag, names in (("--allow", args.allow), ("--deny", args.deny)):
+        try:
+            _profile.check_names(names, flag)
+        except SysfenceError as exc:
+            _err(f"error: {exc}")
+            return 2
     st = enable(args.profile, required=args.required, allow=args.allow, deny=args.deny)
     if st.state is State.UNAVAILABLE:
         _err(f"warning: {st.reason}; running {cmd[0]} WITHOUT a seccomp filter (use --required to refuse)")

@@ -45,7 +45,7 @@ class Status:
         return d
 
     def __str__(self) -> str:
-        if self.state is State.ENFORCING:
+        if self.state is State.ENFORCING and self.profile:
             return f"enforcing profile {self.profile!r} ({self.rules} rules, libseccomp {self.libseccomp})"
         return f"{self.state.value}: {self.reason}"
 
@@ -59,7 +59,7 @@ def _flag(var: str, on: set[str], off: set[str]) -> bool | None:
         return True
     if v in off:
         return False
-    raise SysfenceError(f"environment variable {var}={raw!r} is not valid: use {sorted(on)[0]!r} or {sorted(off)[0]!r}")
+    raise SysfenceError(f"environment variable {var}={raw!r} is not valid: use one of {', '.join(sorted(on | off))}")
 
 
 def env_disabled() -> bool:
@@ -98,7 +98,11 @@ def status() -> Status:
             State.ENFORCING, "a seccomp filter was installed before this program started (not by this process)",
             "", 0, ver, proc.filters, proc.no_new_privs,
         )
-    if env_disabled():
+    try:
+        off = env_disabled()
+    except SysfenceError:
+        off = False  # enable() reports the invalid value; status() only observes
+    if off:
         return Status(State.DISABLED, "SYSFENCE=off", libseccomp=ver, no_new_privs=proc.no_new_privs)
     if not ver:
         return Status(State.UNAVAILABLE, "libseccomp.so.2 is not installed", no_new_privs=proc.no_new_privs)
@@ -131,16 +135,17 @@ def enable(
             print("sysfence: SYSFENCE=off: seccomp filtering is DISABLED (debugging)", file=sys.stderr)
         return status()
     reason = kernel.unsupported_reason()
+    error: type[UnavailableError] = UnavailableError
     if reason is None:
         try:
             from . import _libseccomp
 
             _libseccomp.info()
         except LibseccompMissing as exc:
-            reason = str(exc)
+            reason, error = str(exc), LibseccompMissing
     if reason is not None:
         if required:
-            raise UnavailableError(f"seccomp enforcement required but unavailable: {reason}")
+            raise error(f"seccomp enforcement required but unavailable: {reason}")
         return Status(State.UNAVAILABLE, reason)
 
     from . import compiler, profile as _profile

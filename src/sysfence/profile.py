@@ -58,24 +58,28 @@ def builtin_names() -> list[str]:
     return sorted(p.name[:-5] for p in files.iterdir() if p.name.endswith(".toml"))
 
 
-def load(name_or_path: str) -> Profile:
+def load(name_or_path: str, _chain: tuple[str, ...] = ()) -> Profile:
     """A built-in profile by name, or a TOML file by path (anything containing '/' or ending in .toml)."""
+    if name_or_path in _chain:
+        raise ProfileError(f"{_chain[-1]}: extends cycle: {' -> '.join(_chain + (name_or_path,))}")
+    if len(_chain) > 8:
+        raise ProfileError(f"{_chain[-1]}: extends chain deeper than 8 profiles")
     if "/" in name_or_path or name_or_path.endswith(".toml"):
         try:
             with open(name_or_path, "rb") as f:
                 data = f.read()
         except OSError as exc:
             raise ProfileError(f"{name_or_path}: cannot read profile: {exc.strerror}") from None
-        return parse(data, name_or_path)
+        return parse(data, name_or_path, _chain + (name_or_path,))
     if name_or_path not in builtin_names():
         close = difflib.get_close_matches(name_or_path, builtin_names(), n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else f"; built-in profiles: {', '.join(builtin_names())}"
         raise ProfileError(f"unknown profile {name_or_path!r}{hint}")
     res = importlib.resources.files(__package__).joinpath("profiles", f"{name_or_path}.toml")
-    return parse(res.read_bytes(), f"<builtin:{name_or_path}>")
+    return parse(res.read_bytes(), f"<builtin:{name_or_path}>", _chain + (name_or_path,))
 
 
-def parse(data: bytes, source: str) -> Profile:
+def parse(data: bytes, source: str, _chain: tuple[str, ...] = ()) -> Profile:
     try:
         doc = tomllib.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
@@ -86,7 +90,11 @@ def parse(data: bytes, source: str) -> Profile:
         parent = _str(doc, "extends", source)
         if "/" in parent or parent.endswith(".toml"):
             parent = os.path.join(os.path.dirname(source), parent)
-        base = load(parent)
+        try:
+            base = load(parent, _chain or (source,))
+        except ProfileError as exc:
+            msg = str(exc)
+            raise type(exc)(msg if msg.startswith(source) else f"{source}: extends: {msg}") from None
     name = _str(doc, "name", source, default=os.path.basename(source).removesuffix(".toml"))
     groups = [_group(g, f"{source}: group[{i}]") for i, g in enumerate(_list(doc, "group", source))]
     rules = [_rule(r, f"{source}: rule[{i}]") for i, r in enumerate(_list(doc, "rule", source))]
@@ -113,6 +121,12 @@ def parse(data: bytes, source: str) -> Profile:
     prof = Profile(name, desc, source, table, tuple(groups), tuple(rules), unknown)
     prof.ruleset()  # validate composition now, not at enable() time
     return prof
+
+
+def check_names(names: list[str], where: str) -> None:
+    """Raise UnknownSyscallError (with a suggestion) for the first name no architecture knows."""
+    for s in names:
+        _check_name(s, f"{where}: {s}")
 
 
 def with_overrides(prof: Profile, allow: list[str] = (), deny: list[str] = (), where: str = "") -> Profile:  # type: ignore[assignment]
