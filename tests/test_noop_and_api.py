@@ -140,3 +140,41 @@ def test_enable_bad_profile_applies_nothing(tmp_path):
     assert r.returncode == 0, r.stderr
     assert r.stdout.splitlines() == [
         f"{bad}: group[0].syscalls[0]: unknown syscall 'ptrase' (did you mean 'ptrace'?)", "1"]
+
+
+def test_kernel_without_seccomp_is_a_reported_noop_or_fails_closed():
+    sim = "import sysfence.kernel as k; k.unsupported_reason = lambda: 'kernel has no seccomp support (simulated)'\n"
+    rep, mode, _ = _report(sim)
+    assert rep == {"state": "unavailable", "reason": "kernel has no seccomp support (simulated)"} and mode == "0"
+    rep, mode, _ = _report(sim, SYSFENCE_REQUIRED="1")
+    assert rep["error"] == "UnavailableError" and mode == "0"
+
+
+def test_tsync_failure_is_an_error_and_loads_nothing():
+    """A thread with a filter of its own cannot be synchronised: enable() must fail, not filter half the process."""
+    r = run_py("""
+        import ctypes, threading, sysfence
+        from sysfence import kernel, syscalls
+        done, go = threading.Event(), threading.Event()
+        def own_filter():
+            allow_all = (0x06).to_bytes(2, 'little') + b'\\0\\0' + (0x7FFF0000).to_bytes(4, 'little')
+            kernel.set_no_new_privs()
+            libc = ctypes.CDLL(None, use_errno=True)
+            n = syscalls.number('seccomp')
+            buf = ctypes.create_string_buffer(allow_all)
+            prog = kernel.SockFprog(1, ctypes.cast(buf, ctypes.POINTER(kernel.SockFilter)))
+            assert libc.syscall(n, 1, 0, ctypes.byref(prog)) == 0  # this thread only, no TSYNC
+            done.set(); go.wait()
+        t = threading.Thread(target=own_filter); t.start(); done.wait()
+        try:
+            sysfence.enable()
+            print("ENABLED")
+        except sysfence.EnforcementError as exc:
+            print("refused:", exc)
+        print(open('/proc/self/status').read().count('Seccomp:\\t0'), sysfence.status().state.value)
+        go.set(); t.join()
+    """)
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0].startswith("refused: loading the filter failed: TSYNC failed: thread "), lines
+    assert lines[1] == "1 disabled"  # the main thread got no filter

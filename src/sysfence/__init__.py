@@ -1,8 +1,8 @@
 """sysfence: seccomp-BPF syscall filtering for Python programs and everything they start.
 
-    import sysfence
-    sysfence.enable()          # embedded default profile; a reported no-op where seccomp is unavailable
-    sysfence.enable(required=True)   # fail closed instead
+import sysfence
+sysfence.enable()          # embedded default profile; a reported no-op where seccomp is unavailable
+sysfence.enable(required=True)   # fail closed instead
 """
 
 from .enforce import State, Status, enable, status

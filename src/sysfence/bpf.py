@@ -84,8 +84,16 @@ def run(program: bytes | list[Insn], data: bytes) -> tuple[int, int]:
                 return 0, steps  # division by zero: the kernel kills
             else:
                 a = {
-                    0x00: a + src, 0x10: a - src, 0x20: a * src, 0x30: a // (src or 1), 0x40: a | src,
-                    0x50: a & src, 0x60: a << (src & 31), 0x70: a >> (src & 31), 0x90: a % (src or 1), 0xA0: a ^ src,
+                    0x00: a + src,
+                    0x10: a - src,
+                    0x20: a * src,
+                    0x30: a // (src or 1),
+                    0x40: a | src,
+                    0x50: a & src,
+                    0x60: a << (src & 31),
+                    0x70: a >> (src & 31),
+                    0x90: a % (src or 1),
+                    0xA0: a ^ src,
                 }[op] & _M32
         elif cls == JMP:
             op = code & 0xF0

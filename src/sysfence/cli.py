@@ -33,12 +33,19 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"sysfence {__version__}")
     sub = p.add_subparsers(dest="cmd", required=True, parser_class=_Parser)
 
-    run = sub.add_parser("run", help="apply a profile to this process, then exec COMMAND", description=(
-        "Apply the profile (default: the embedded default profile) and exec COMMAND. Exit status is COMMAND's; "
-        "125 if sysfence fails first, 126 if COMMAND cannot be executed, 127 if it is not found."))
+    run = sub.add_parser(
+        "run",
+        help="apply a profile to this process, then exec COMMAND",
+        description=(
+            "Apply the profile (default: the embedded default profile) and exec COMMAND. Exit status is COMMAND's; "
+            "125 if sysfence fails first, 126 if COMMAND cannot be executed, 127 if it is not found."
+        ),
+    )
     run.add_argument("--profile", default="default", metavar="NAME|PATH", help="built-in profile name or TOML file")
     run.add_argument("--allow", action="append", default=[], metavar="SYSCALL", help="also allow SYSCALL (repeatable)")
-    run.add_argument("--deny", action="append", default=[], metavar="SYSCALL", help="deny SYSCALL with EPERM (repeatable)")
+    run.add_argument(
+        "--deny", action="append", default=[], metavar="SYSCALL", help="deny SYSCALL with EPERM (repeatable)"
+    )
     run.add_argument("--required", action="store_true", help="fail (exit 125) rather than run unfiltered")
     run.add_argument("command", nargs=argparse.REMAINDER, metavar="-- COMMAND [ARG...]")
 
@@ -114,7 +121,12 @@ def _status(args: argparse.Namespace) -> int:
     }
     try:
         info = _libseccomp.info()
-        data["libseccomp"] = {"available": True, "version": info.version, "api_level": info.api_level, "path": info.path}
+        data["libseccomp"] = {
+            "available": True,
+            "version": info.version,
+            "api_level": info.api_level,
+            "path": info.path,
+        }
     except LibseccompMissing as exc:
         data["libseccomp"] = {"available": False, "error": str(exc)}
     if unsupported is None:
@@ -155,18 +167,20 @@ def _show(args: argparse.Namespace) -> int:
     def on_arch(names: tuple[str, ...]) -> list[str]:
         return [s for s in names if not table or s in table]
 
-    groups = []
-    for g in prof.groups:
-        present = on_arch(g.syscalls)
-        groups.append({
-            "name": g.name,
-            "action": str(g.action),
-            "denies": g.action.denies,
-            "reason": g.reason,
-            "syscalls": list(g.syscalls),
-            "count": len(present),
-            "not_on_arch": [s for s in g.syscalls if s not in present],
-        })
+    groups: list[dict[str, Any]] = []
+    for grp in prof.groups:
+        present = on_arch(grp.syscalls)
+        groups.append(
+            {
+                "name": grp.name,
+                "action": str(grp.action),
+                "denies": grp.action.denies,
+                "reason": grp.reason,
+                "syscalls": list(grp.syscalls),
+                "count": len(present),
+                "not_on_arch": [s for s in grp.syscalls if s not in present],
+            }
+        )
     rules = [
         {"syscall": r.syscall, "action": str(r.action), "when": [str(c) for c in r.conditions], "reason": r.reason}
         for r in rs.conditional
@@ -182,8 +196,12 @@ def _show(args: argparse.Namespace) -> int:
         "table": prof.table,
         "arch": arch,
         "unknown_action": str(rs.unknown_action),
-        "counts": {"allowed": len(allowed), "denied": len(denied), "argument_rules": len(rules),
-                   "unnamed_known_to_libseccomp": len(unnamed)},
+        "counts": {
+            "allowed": len(allowed),
+            "denied": len(denied),
+            "argument_rules": len(rules),
+            "unnamed_known_to_libseccomp": len(unnamed),
+        },
         "groups": groups,
         "argument_rules": rules,
         "unnamed": unnamed,
@@ -193,8 +211,10 @@ def _show(args: argparse.Namespace) -> int:
         return 0
     print(f"profile {prof.name}: {prof.description}")
     print(f"source: {prof.source}; written against: {prof.table or 'unspecified'}")
-    print(f"on {arch}: {len(allowed)} syscalls allowed, {len(denied)} denied, {len(rules)} argument rules; "
-          f"every other syscall -> {rs.unknown_action}")
+    print(
+        f"on {arch}: {len(allowed)} syscalls allowed, {len(denied)} denied, {len(rules)} argument rules; "
+        f"every other syscall -> {rs.unknown_action}"
+    )
     for want_deny, title in ((False, "ALLOWED"), (True, "DENIED")):
         print(f"\n{title}")
         for g in groups:

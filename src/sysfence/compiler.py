@@ -29,8 +29,13 @@ BPF_MAXINSNS = 4096
 _INSN = struct.Struct("=HBBI")
 
 _OPS = {
-    Op.NE: lib.CMP_NE, Op.LT: lib.CMP_LT, Op.LE: lib.CMP_LE, Op.EQ: lib.CMP_EQ,
-    Op.GE: lib.CMP_GE, Op.GT: lib.CMP_GT, Op.MASKED_EQ: lib.CMP_MASKED_EQ,
+    Op.NE: lib.CMP_NE,
+    Op.LT: lib.CMP_LT,
+    Op.LE: lib.CMP_LE,
+    Op.EQ: lib.CMP_EQ,
+    Op.GE: lib.CMP_GE,
+    Op.GT: lib.CMP_GT,
+    Op.MASKED_EQ: lib.CMP_MASKED_EQ,
 }
 
 
@@ -99,7 +104,7 @@ def compile_ruleset(rs: RuleSet) -> Compiled:
     stages = []
     if rs.unknown_action.kind is not Kind.ALLOW:
         with _new_filter(rs.unknown_action) as known:
-            for name, nr in nrs.items():
+            for nr in nrs.values():
                 known.add_rule(lib.ACT_ALLOW, nr, [])
             stages.append(known.export_bpf())
     if rs.guards:

@@ -90,13 +90,24 @@ def status() -> Status:
     if _active:
         rs = _active[-1]
         return Status(
-            State.ENFORCING, "", rs.name, rs.rule_count, ver, proc.filters, proc.no_new_privs,
+            State.ENFORCING,
+            "",
+            rs.name,
+            rs.rule_count,
+            ver,
+            proc.filters,
+            proc.no_new_privs,
             tuple(r.name for r in _active),
         )
     if proc.seccomp_mode == 2:
         return Status(
-            State.ENFORCING, "a seccomp filter was installed before this program started (not by this process)",
-            "", 0, ver, proc.filters, proc.no_new_privs,
+            State.ENFORCING,
+            "a seccomp filter was installed before this program started (not by this process)",
+            "",
+            0,
+            ver,
+            proc.filters,
+            proc.no_new_privs,
         )
     try:
         off = env_disabled()
@@ -129,7 +140,9 @@ def enable(
     required = required or env_required()
     if env_disabled():
         if required:
-            raise UnavailableError("SYSFENCE=off conflicts with required enforcement (SYSFENCE_REQUIRED or required=True)")
+            raise UnavailableError(
+                "SYSFENCE=off conflicts with required enforcement (SYSFENCE_REQUIRED or required=True)"
+            )
         if not _warned_off:
             _warned_off = True
             print("sysfence: SYSFENCE=off: seccomp filtering is DISABLED (debugging)", file=sys.stderr)
@@ -148,7 +161,8 @@ def enable(
             raise error(f"seccomp enforcement required but unavailable: {reason}")
         return Status(State.UNAVAILABLE, reason)
 
-    from . import compiler, profile as _profile
+    from . import compiler
+    from . import profile as _profile
 
     prof = _profile.load(profile) if isinstance(profile, str) else profile
     if allow or deny:

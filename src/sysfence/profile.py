@@ -144,7 +144,9 @@ def with_overrides(prof: Profile, allow: list[str] = (), deny: list[str] = (), w
         groups.append(Group("allowed-by-flag", ALLOW, f"allowed on the {where}", tuple(sorted(set(allow)))))
     if deny:
         groups.append(
-            Group("denied-by-flag", Action(Kind.ERRNO, _errno.EPERM), f"denied on the {where}", tuple(sorted(set(deny))))
+            Group(
+                "denied-by-flag", Action(Kind.ERRNO, _errno.EPERM), f"denied on the {where}", tuple(sorted(set(deny)))
+            )
         )
     # --deny means every call of the syscall: drop its conditional permits (and now-redundant guards).
     rules = tuple(r for r in prof.rules if r.syscall not in set(deny))
@@ -245,14 +247,16 @@ def _rule(g: dict[str, Any], where: str) -> Rule:
     when = g.get("when")
     if not isinstance(when, list) or not when or not all(isinstance(c, dict) for c in when):
         raise ProfileError(f"{where}: when must be a non-empty array of {{arg, op, value[, mask]}} tables")
-    conds = []
+    conds: list[ArgCondition] = []
     for i, c in enumerate(when):
         w = f"{where}.when[{i}]"
         _keys(c, _COND_KEYS, w)
         try:
             op = Op(c.get("op"))
         except ValueError:
-            raise ProfileError(f"{w}: op must be one of {', '.join(o.value for o in Op)}, not {c.get('op')!r}") from None
+            raise ProfileError(
+                f"{w}: op must be one of {', '.join(o.value for o in Op)}, not {c.get('op')!r}"
+            ) from None
         for k in ("arg", "value") + (("mask",) if op is Op.MASKED_EQ else ()):
             if not isinstance(c.get(k), int) or isinstance(c.get(k), bool):
                 raise ProfileError(f"{w}: {k} must be an integer")

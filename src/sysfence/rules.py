@@ -47,8 +47,8 @@ class Action:
 
     def __str__(self) -> str:
         if self.kind is Kind.ERRNO:
-            return f"errno({_errno.errorcode.get(self.errno, self.errno)})"
-        return self.kind.value
+            return f"errno({_errno.errorcode.get(self.errno, str(self.errno))})"
+        return str(self.kind.value)
 
 
 ALLOW = Action(Kind.ALLOW)
@@ -81,8 +81,13 @@ class ArgCondition:
         a = arg & (self.mask if self.op is Op.MASKED_EQ else 0xFFFFFFFFFFFFFFFF)
         v = self.value
         return {
-            Op.NE: a != v, Op.LT: a < v, Op.LE: a <= v, Op.EQ: a == v,
-            Op.GE: a >= v, Op.GT: a > v, Op.MASKED_EQ: a == v,
+            Op.NE: a != v,
+            Op.LT: a < v,
+            Op.LE: a <= v,
+            Op.EQ: a == v,
+            Op.GE: a >= v,
+            Op.GT: a > v,
+            Op.MASKED_EQ: a == v,
         }[self.op]
 
     def __str__(self) -> str:
@@ -138,14 +143,17 @@ class RuleSet:
         for syscall, rs in cond.items():
             b = base.get(syscall)
             if b is None:
-                raise ValueError(f"conditional rule for {syscall!r} needs an unconditional decision for its other calls")
+                raise ValueError(
+                    f"conditional rule for {syscall!r} needs an unconditional decision for its other calls"
+                )
             if len({r.action for r in rs}) > 1:
                 raise ValueError(f"conditional rules for {syscall!r} must all have the same action")
             if rs[0].action.denies == b.action.denies:
                 if rs[0].action == b.action:
                     continue  # redundant: the base already decides the same way
                 raise ValueError(
-                    f"conditional rule for {syscall!r} ({rs[0].action}) must go the other way from its base decision ({b.action})"
+                    f"conditional rule for {syscall!r} ({rs[0].action}) must go the other way "
+                    f"from its base decision ({b.action})"
                 )
             kept.extend(rs)
         return cls(name, description, base, tuple(sorted(set(kept))), unknown_action, table)
@@ -172,7 +180,9 @@ class RuleSet:
 
     def allowed(self) -> list[str]:
         """Syscalls allowed for at least some arguments."""
-        return sorted(s for s, r in self.base.items() if not r.action.denies or any(p.syscall == s for p in self.permits))
+        return sorted(
+            s for s, r in self.base.items() if not r.action.denies or any(p.syscall == s for p in self.permits)
+        )
 
     def denied(self) -> list[str]:
         return sorted(s for s in self.base if s not in set(self.allowed()))
