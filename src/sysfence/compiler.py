@@ -7,7 +7,7 @@ return of a stage into a jump to the next stage:
 
   1. known:   every syscall the profile names -> continue; anything else -> unknown_action (ENOSYS)
   2. guards:  conditional denies of allowed syscalls (ioctl TIOCSTI...); default -> continue
-  3. main:    base decisions and conditional allows (personality 0...); default -> EPERM
+  3. main:    base decisions and conditional allows (personality 0...); default -> default_action (EPERM)
 
 The result is loaded with one seccomp(2) call, so nothing can be half-applied, and the path of a syscall
 that is allowed without conditions reads only the number and arch, so the kernel's allow cache applies.
@@ -80,9 +80,6 @@ def _conditions(rule: Rule) -> list[tuple[int, int, int, int]]:
     return out
 
 
-MAIN_DEFAULT = Action(Kind.ERRNO, 1)  # EPERM: what denied-but-known syscalls get unless they say otherwise
-
-
 def compile_ruleset(rs: RuleSet) -> Compiled:
     """Compile, or raise ProfileError/LibseccompError; never touches the running process."""
     arch = syscalls.native_arch()
@@ -94,12 +91,13 @@ def compile_ruleset(rs: RuleSet) -> Compiled:
             missing.append(name)
         else:
             nrs[name] = nr
+    main_default = rs.default_action
     for rule in rs.permits:
         b = rs.base[rule.syscall].action
-        if b != MAIN_DEFAULT:
+        if b != main_default:
             raise ProfileError(
-                f"profile {rs.name!r}: {rule.syscall!r} has conditional allow rules, so its other calls must be "
-                f"denied with EPERM, not {b}"
+                f"profile {rs.name!r}: {rule.syscall!r} has conditional allow rules, so its other calls must get "
+                f"the profile's default action ({main_default}), not {b}"
             )
     stages = []
     if rs.unknown_action.kind is not Kind.ALLOW:
@@ -113,10 +111,10 @@ def compile_ruleset(rs: RuleSet) -> Compiled:
                 if rule.syscall in nrs:
                     guards.add_rule(encode(rule.action), nrs[rule.syscall], _conditions(rule))
             stages.append(guards.export_bpf())
-    with _new_filter(MAIN_DEFAULT) as main:
+    with _new_filter(main_default) as main:
         for name, nr in nrs.items():
             action = rs.base[name].action
-            if action != MAIN_DEFAULT:
+            if action != main_default:
                 main.add_rule(encode(action), nr, [])
         for rule in rs.permits:
             if rule.syscall in nrs:

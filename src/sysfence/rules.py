@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import enum
 import errno as _errno
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 
@@ -127,12 +128,23 @@ class RuleSet:
     conditional: tuple[Rule, ...]
     unknown_action: Action = ENOSYS
     table: str = ""
+    default_action: Action = EPERM  # for `known` syscalls no rule mentions
 
     @classmethod
     def build(
-        cls, name: str, description: str, rules: list[Rule], unknown_action: Action = ENOSYS, table: str = ""
+        cls,
+        name: str,
+        description: str,
+        rules: list[Rule],
+        unknown_action: Action = ENOSYS,
+        table: str = "",
+        *,
+        default_action: Action = EPERM,
+        known: Iterable[str] = (),
     ) -> RuleSet:
-        base: dict[str, Rule] = {}
+        """`known` is the syscall table the policy was written against: every name in it that no rule
+        mentions gets `default_action`; syscalls outside rules and table get `unknown_action`."""
+        base: dict[str, Rule] = {s: Rule(s, default_action, (), "default", "not allowed by the profile") for s in known}
         cond: dict[str, list[Rule]] = {}
         for r in rules:
             if r.conditions:
@@ -156,7 +168,7 @@ class RuleSet:
                     f"from its base decision ({b.action})"
                 )
             kept.extend(rs)
-        return cls(name, description, base, tuple(sorted(set(kept))), unknown_action, table)
+        return cls(name, description, base, tuple(sorted(set(kept))), unknown_action, table, default_action)
 
     @property
     def guards(self) -> tuple[Rule, ...]:

@@ -63,3 +63,13 @@ def suggest(name: str) -> str:
     """' (did you mean 'x'?)' or '' -- for error messages."""
     close = difflib.get_close_matches(name, table().keys(), n=1, cutoff=0.6)
     return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+@functools.cache
+def profile_table() -> tuple[str, tuple[str, ...]]:
+    """(name, syscalls) of the table built-in profiles are written against (syscall_table.toml)."""
+    import importlib.resources
+    import tomllib
+
+    doc = tomllib.loads(importlib.resources.files(__package__).joinpath("syscall_table.toml").read_text())
+    return doc["name"], tuple(doc["syscalls"])
