@@ -52,11 +52,11 @@ def test_user_mistakes_are_one_line_no_traceback(args, code, message):
 
 def test_run_bad_profile_file_applies_nothing_and_runs_nothing(tmp_path):
     bad = tmp_path / "bad.toml"
-    bad.write_text("name = 'bad'\n[[group]]\nname='x'\naction='allow'\nsyscalls=['read']\nbogus = 1\n")
+    bad.write_text("name = 'bad'\ncapabilities = ['stdio']\nbogus = 1\n")
     marker = tmp_path / "ran"
     r = sysfence_cli("run", "--profile", str(bad), "--", "touch", str(marker))
     assert r.returncode == 125 and not marker.exists()
-    assert r.stderr.strip() == f"sysfence: error: {bad}: group[0]: unknown key 'bogus'; valid keys: action, errno, name, reason, syscalls"
+    assert r.stderr.strip().startswith(f"sysfence: error: {bad}: unknown key 'bogus'; valid keys: action, allow,")
 
 
 def test_run_allow_and_deny_flags():
@@ -110,26 +110,33 @@ def test_status_text():
 
 
 def test_show_json_counts_and_groups():
-    r = sysfence_cli("show", "--json")
+    r = sysfence_cli("show", "default", "--json")
     assert r.returncode == 0, r.stderr
     d = json.loads(r.stdout)
     assert d["schema_version"] == 1 and d["profile"] == "default" and d["arch"] == "x86_64"
-    assert d["unknown_action"] == "errno(ENOSYS)"
-    c = d["counts"]
-    assert c["allowed"] + c["denied"] + c["unnamed_known_to_libseccomp"] == len(
-        __import__("sysfence.syscalls").syscalls.table())
-    names = {g["name"]: g for g in d["groups"]}
-    assert names["clone3"]["action"] == "errno(ENOSYS)"
-    assert names["io_uring"]["action"] == "errno(EPERM)" and names["io_uring"]["denies"]
-    assert names["obsolete"]["not_on_arch"] == ["vm86", "vm86old"]
+    assert d["unknown_action"] == "errno(ENOSYS)" and d["default_action"] == "errno(EPERM)"
+    assert d["allowed"] == 293 and d["denied"] == 75 and d["unnamed"] == []
+    groups = {g["source"]: g for g in d["groups"]}
+    assert groups["clone3"]["actions"] == ["errno(ENOSYS)"]
+    assert "io_uring_setup" in groups["default"]["syscalls"] and groups["default"]["verdict"] == "denied"
     assert any(r["syscall"] == "ioctl" and "0x5412" in r["when"][0] for r in d["argument_rules"])
 
 
+def test_show_lists_builtin_profiles():
+    r = sysfence_cli("show", "--json")
+    assert r.returncode == 0, r.stderr
+    names = [p["profile"] for p in json.loads(r.stdout)["profiles"]]
+    assert names == ["default", "net-client", "net-server", "no-network", "no-spawn", "read-only", "strict"]
+    text = sysfence_cli("show").stdout
+    for n in names:
+        assert f"  {n} " in text
+
+
 def test_show_text():
-    r = sysfence_cli("show")
+    r = sysfence_cli("show", "default")
     assert r.returncode == 0
     assert "ALLOWED" in r.stdout and "DENIED" in r.stdout and "ARGUMENT RULES" in r.stdout
-    assert "every other syscall -> errno(ENOSYS)" in r.stdout
+    assert "syscalls newer than the table -> errno(ENOSYS)" in r.stdout
 
 
 def test_python_dash_m_and_console_script_agree():

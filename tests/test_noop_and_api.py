@@ -128,7 +128,7 @@ def test_enable_twice_same_profile_is_noop_stricter_stacks_looser_refused():
 
 def test_enable_bad_profile_applies_nothing(tmp_path):
     bad = tmp_path / "bad.toml"
-    bad.write_text("extends='default'\n[[group]]\nname='x'\naction='allow'\nsyscalls=['ptrase']\n")
+    bad.write_text("extends='default'\nallow = ['ptrase']\n")
     r = run_py(f"""
         import sysfence
         try:
@@ -139,7 +139,7 @@ def test_enable_bad_profile_applies_nothing(tmp_path):
     """)
     assert r.returncode == 0, r.stderr
     assert r.stdout.splitlines() == [
-        f"{bad}: group[0].syscalls[0]: unknown syscall 'ptrase' (did you mean 'ptrace'?)", "1"]
+        f"{bad}: allow[0]: unknown syscall 'ptrase' (did you mean 'ptrace'?)", "1"]
 
 
 def test_kernel_without_seccomp_is_a_reported_noop_or_fails_closed():

@@ -33,39 +33,63 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"sysfence {__version__}")
     sub = p.add_subparsers(dest="cmd", required=True, parser_class=_Parser)
 
-    run = sub.add_parser(
-        "run",
-        help="apply a profile to this process, then exec COMMAND",
-        description=(
-            "Apply the profile (default: the embedded default profile) and exec COMMAND. Exit status is COMMAND's; "
-            "125 if sysfence fails first, 126 if COMMAND cannot be executed, 127 if it is not found."
-        ),
-    )
-    run.add_argument("--profile", default="default", metavar="NAME|PATH", help="built-in profile name or TOML file")
+    run = sub.add_parser("run", help="apply a profile to this process, then exec COMMAND", description=(
+        "Apply the profile (default: the embedded default profile) and exec COMMAND. Exit status is COMMAND's; "
+        "125 if sysfence fails first, 126 if COMMAND cannot be executed, 127 if it is not found."))
+    run.add_argument("--profile", default="default", metavar="NAME|PATH", help="built-in name, TOML or OCI JSON file")
+    run.add_argument("--cap", action="append", default=[], metavar="CAPABILITY", help="also grant a capability")
     run.add_argument("--allow", action="append", default=[], metavar="SYSCALL", help="also allow SYSCALL (repeatable)")
-    run.add_argument(
-        "--deny", action="append", default=[], metavar="SYSCALL", help="deny SYSCALL with EPERM (repeatable)"
-    )
+    run.add_argument("--deny", action="append", default=[], metavar="SYSCALL", help="deny SYSCALL with EPERM")
     run.add_argument("--required", action="store_true", help="fail (exit 125) rather than run unfiltered")
     run.add_argument("command", nargs=argparse.REMAINDER, metavar="-- COMMAND [ARG...]")
 
     st = sub.add_parser("status", help="kernel support, libseccomp, and this process's seccomp state")
     st.add_argument("--json", action="store_true")
 
-    sh = sub.add_parser("show", help="what a profile allows and denies, and why")
-    sh.add_argument("profile", nargs="?", default="default", metavar="NAME|PATH")
+    sh = sub.add_parser("show", help="list profiles and capabilities, or what one profile allows and denies")
+    sh.add_argument("profile", nargs="?", metavar="NAME|PATH")
+    sh.add_argument("--capabilities", action="store_true", help="list the capability catalog")
     sh.add_argument("--json", action="store_true")
+
+    ex = sub.add_parser("explain", help="which capabilities and profiles allow or deny a syscall")
+    ex.add_argument("syscall")
+    ex.add_argument("--profile", action="append", default=[], metavar="NAME|PATH", help="default: all built-ins")
+    ex.add_argument("--arg", action="append", default=[], metavar="N=VALUE", help="argument value (e.g. 1=0x5412)")
+    ex.add_argument("--json", action="store_true")
+
+    df = sub.add_parser("diff", help="decisions that differ between two profiles")
+    df.add_argument("a", metavar="A")
+    df.add_argument("b", metavar="B")
+    df.add_argument("--json", action="store_true")
+
+    xp = sub.add_parser("export", help="write a profile as OCI/Docker JSON, systemd unit lines or a k8s manifest")
+    xp.add_argument("profile", metavar="NAME|PATH")
+    xp.add_argument("--format", required=True, choices=["oci", "systemd", "k8s", "kubelet", "toml"])
+    xp.add_argument("--name", help="Kubernetes object name (default: the profile name)")
+    xp.add_argument("--namespace", help="Kubernetes namespace")
+    xp.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
+
+    im = sub.add_parser("import", help="convert OCI/Docker seccomp JSON into a sysfence TOML profile")
+    im.add_argument("file", metavar="FILE.json")
+    im.add_argument("-o", "--output", metavar="FILE.toml", help="write to FILE instead of stdout")
+    im.add_argument("--linux-caps", metavar="CAP,...", help="Linux capabilities for Docker includes/excludes "
+                    "(default: Docker's default container set, without CAP_SYS_ADMIN)")
+    im.add_argument("--kernel", metavar="VERSION", help="kernel version for minKernel (default: running kernel)")
+
+    ck = sub.add_parser("check", help="validate a profile (parse and compile; load nothing)")
+    ck.add_argument("profile", metavar="NAME|PATH")
+    ck.add_argument("--json", action="store_true")
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    handler = {
+        "run": _run, "status": _status, "show": _show, "explain": _explain, "diff": _diff,
+        "export": _export, "import": _import, "check": _check,
+    }[args.cmd]
     try:
-        if args.cmd == "run":
-            return _run(args)
-        if args.cmd == "status":
-            return _status(args)
-        return _show(args)
+        return handler(args)
     except SysfenceError as exc:
         _err(f"error: {exc}")
         return EXIT_FAILURE if args.cmd == "run" else 1
@@ -73,22 +97,43 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
 
+def _print_json(data: dict[str, Any]) -> None:
+    print(json.dumps({"schema_version": SCHEMA_VERSION, **data}, indent=2))
+
+
+def _write(text: str, path: str | None) -> None:
+    if path is None:
+        sys.stdout.write(text)
+        return
+    try:
+        with open(path, "w") as f:
+            f.write(text)
+    except OSError as exc:
+        raise SysfenceError(f"{path}: cannot write: {exc.strerror}") from None
+
+
+# ------------------------------------------------------------------ run / status
+
+
 def _run(args: argparse.Namespace) -> int:
+    from . import capabilities
+    from . import profile as _profile
     from .enforce import State, enable
 
     cmd = args.command[1:] if args.command[:1] == ["--"] else args.command
     if not cmd:
         _err("error: run needs a command: sysfence run [options] -- COMMAND [ARG...]")
         return 2
-    from . import profile as _profile
-
-    for flag, names in (("--allow", args.allow), ("--deny", args.deny)):
-        try:
-            _profile.check_names(names, flag)
-        except SysfenceError as exc:
-            _err(f"error: {exc}")
-            return 2
-    st = enable(args.profile, required=args.required, allow=args.allow, deny=args.deny)
+    try:
+        _profile.check_names(args.allow, "--allow")
+        _profile.check_names(args.deny, "--deny")
+        for c in args.cap:
+            capabilities.get(c, "--cap")
+    except SysfenceError as exc:
+        _err(f"error: {exc}")
+        return 2
+    st = enable(args.profile, required=args.required, allow=args.allow, deny=args.deny, capabilities=args.cap,
+                _need=("execve",))
     if st.state is State.UNAVAILABLE:
         _err(f"warning: {st.reason}; running {cmd[0]} WITHOUT a seccomp filter (use --required to refuse)")
     try:
@@ -96,9 +141,6 @@ def _run(args: argparse.Namespace) -> int:
     except FileNotFoundError:
         _err(f"error: {cmd[0]}: command not found")
         return EXIT_NOTFOUND
-    except PermissionError as exc:
-        _err(f"error: {cmd[0]}: cannot execute: {exc.strerror}")
-        return EXIT_NOEXEC
     except OSError as exc:
         _err(f"error: {cmd[0]}: cannot execute: {exc.strerror}")
         return EXIT_NOEXEC
@@ -111,7 +153,7 @@ def _status(args: argparse.Namespace) -> int:
     from .errors import LibseccompMissing
 
     st = status()
-    data: dict[str, Any] = {"schema_version": SCHEMA_VERSION, "platform": sys.platform}
+    data: dict[str, Any] = {"platform": sys.platform}
     unsupported = kernel.unsupported_reason()
     data["kernel"] = {
         "seccomp_filter": unsupported is None,
@@ -122,10 +164,7 @@ def _status(args: argparse.Namespace) -> int:
     try:
         info = _libseccomp.info()
         data["libseccomp"] = {
-            "available": True,
-            "version": info.version,
-            "api_level": info.api_level,
-            "path": info.path,
+            "available": True, "version": info.version, "api_level": info.api_level, "path": info.path,
         }
     except LibseccompMissing as exc:
         data["libseccomp"] = {"available": False, "error": str(exc)}
@@ -136,7 +175,7 @@ def _status(args: argparse.Namespace) -> int:
     data["state"] = st.state.value
     data["reason"] = st.reason
     if args.json:
-        print(json.dumps(data, indent=2))
+        _print_json(data)
         return 0
     k, lib = data["kernel"], data["libseccomp"]
     print(f"kernel:      {'seccomp filter supported' if k['seccomp_filter'] else k['reason']} (Linux {k['release']})")
@@ -152,83 +191,266 @@ def _status(args: argparse.Namespace) -> int:
     return 0
 
 
+# ------------------------------------------------------------------ show / explain / diff / check
+
+
+def _summary(prof: Any) -> dict[str, Any]:
+    from . import syscalls
+
+    rs = prof.ruleset()
+    table = syscalls.table()
+    return {
+        "profile": prof.name,
+        "description": prof.description,
+        "allowed": len([s for s in rs.allowed() if s in table]),
+        "denied": len([s for s in rs.denied() if s in table]),
+        "argument_rules": len(rs.conditional),
+        "capabilities": prof.capabilities,
+    }
+
+
 def _show(args: argparse.Namespace) -> int:
+    from . import capabilities
+    from . import profile as _profile
+
+    if args.capabilities:
+        caps: list[dict[str, Any]] = [
+            {"name": c.name, "description": c.description, "dangerous": c.dangerous, "syscalls": list(c.syscalls),
+             "argument_rules": [_rule_json(r) for r in c.rules], "notes": c.notes, "includes": list(c.includes)}
+            for c in capabilities.catalog().values()
+        ]
+        if args.json:
+            _print_json({"capabilities": caps})
+            return 0
+        for c in caps:
+            flag = " [DANGEROUS]" if c["dangerous"] else ""
+            print(f"{c['name']}{flag}: {c['description']} ({len(c['syscalls'])} syscalls, "
+                  f"{len(c['argument_rules'])} argument rules)")
+            if c["notes"]:
+                print(f"    note: {c['notes']}")
+        return 0
+    if args.profile is None:
+        profiles = [_summary(_profile.load(n)) for n in _profile.builtin_names()]
+        if args.json:
+            _print_json({"profiles": profiles})
+            return 0
+        print("built-in profiles (sysfence show NAME for details; --capabilities for the catalog):")
+        for p in profiles:
+            print(f"  {p['profile']:<11} {p['allowed']:>3} allowed, {p['denied']:>3} denied, "
+                  f"{p['argument_rules']:>2} argument rules: {p['description']}")
+        return 0
+    return _show_profile(_profile.load(args.profile), args.json)
+
+
+def _rule_json(r: Any) -> dict[str, Any]:
+    return {"syscall": r.syscall, "action": str(r.action), "when": [str(c) for c in r.conditions], "reason": r.reason}
+
+
+def _show_profile(prof: Any, as_json: bool) -> int:
+    from . import capabilities, syscalls
+
+    rs = prof.ruleset()
+    table = syscalls.table()
+    arch = syscalls.arch_name(syscalls.native_arch())
+    groups: dict[tuple[str, str], list[str]] = {}
+    for s, d in sorted(prof.decisions.items()):
+        allowed = s in rs.allowed()
+        key = ("allowed" if allowed else "denied", d.source if allowed or d.source != "default" else "default")
+        groups.setdefault(key, []).append(s)
+    out_groups: list[dict[str, Any]] = []
+    for (verdict, source), names in sorted(groups.items()):
+        present = [s for s in names if s in table]
+        if source.startswith("capability:"):
+            reason = capabilities.get(source.split(":", 1)[1], prof.source).description
+        elif source == "default":
+            reason = f"not granted by any capability of the profile -> {rs.default_action}"
+        else:
+            reason = prof.decisions[names[0]].reason
+        actions = sorted({str(rs.decide(s)) for s in names})
+        out_groups.append({"verdict": verdict, "source": source, "reason": reason, "actions": actions,
+                           "count": len(present), "syscalls": names,
+                           "not_on_arch": [s for s in names if s not in table]})
+    summary = _summary(prof)
+    unnamed = sorted(set(table) - set(rs.base))
+    data = {
+        **summary, "source": prof.source, "table": prof.table, "arch": arch,
+        "default_action": str(rs.default_action), "unknown_action": str(rs.unknown_action),
+        "dangerous_capabilities": prof.dangerous, "groups": out_groups,
+        "argument_rules": [_rule_json(r) for r in rs.conditional], "unnamed": unnamed,
+        "not_on_arch": prof.not_on_arch(),
+    }
+    if as_json:
+        _print_json(data)
+        return 0
+    print(f"profile {prof.name}: {prof.description}")
+    print(f"source: {prof.source}; table: {prof.table}; capabilities: {', '.join(prof.capabilities) or '-'}")
+    print(f"on {arch}: {summary['allowed']} syscalls allowed, {summary['denied']} denied, "
+          f"{summary['argument_rules']} argument rules; other known syscalls -> {rs.default_action}; "
+          f"syscalls newer than the table -> {rs.unknown_action}")
+    if prof.dangerous:
+        print(f"DANGEROUS capabilities granted: {', '.join(prof.dangerous)}")
+    for want in ("allowed", "denied"):
+        print(f"\n{want.upper()}")
+        for g in out_groups:
+            if g["verdict"] == want:
+                extra = f" (not on {arch}: {', '.join(g['not_on_arch'])})" if g["not_on_arch"] else ""
+                print(f"  {g['source']} [{'/'.join(g['actions'])}, {g['count']}]: {g['reason']}{extra}")
+                print(f"    {' '.join(g['syscalls'])}")
+    if rs.conditional:
+        print("\nARGUMENT RULES")
+        for r in rs.conditional:
+            print(f"  {r.syscall}: {r.action} when {' and '.join(str(c) for c in r.conditions)}  # {r.reason}")
+    if unnamed:
+        print(f"\nNOT NAMED (newer than the profile's table) -> {rs.unknown_action}: {' '.join(unnamed)}")
+    return 0
+
+
+def _parse_args(specs: list[str]) -> tuple[int, ...]:
+    args = [0] * 6
+    for spec in specs:
+        idx, sep, val = spec.partition("=")
+        try:
+            i, v = int(idx), int(val, 0)
+        except ValueError:
+            raise SysfenceError(f"--arg {spec!r}: expected N=VALUE with N in 0-5 (e.g. 1=0x5412)") from None
+        if not sep or not 0 <= i <= 5 or not 0 <= v < 1 << 64:
+            raise SysfenceError(f"--arg {spec!r}: expected N=VALUE with N in 0-5 and a 64-bit unsigned VALUE")
+        args[i] = v
+    return tuple(args)
+
+
+def _explain(args: argparse.Namespace) -> int:
+    from . import capabilities, syscalls
+    from . import profile as _profile
+
+    nr = syscalls.number(args.syscall)  # raises with a suggestion for unknown names
+    argv = _parse_args(args.arg)
+    caps = capabilities.catalog()
+    granting = capabilities.granting(args.syscall)
+    rules = [dict(_rule_json(r), capability=c.name) for c in caps.values() for r in c.rules
+             if r.syscall == args.syscall]
+    names = args.profile or _profile.builtin_names()
+    decisions: list[dict[str, Any]] = []
+    for name in names:
+        prof = _profile.load(name)
+        rs = prof.ruleset()
+        d = prof.decisions.get(args.syscall)
+        decisions.append({"profile": prof.name, "decision": str(rs.decide(args.syscall, argv)),
+                          "source": d.source if d else "unknown",
+                          "argument_rules": [_rule_json(r) for r in rs.conditional if r.syscall == args.syscall]})
+    data: dict[str, Any] = {"syscall": args.syscall, "number": nr, "args": [hex(a) for a in argv],
+            "granted_by": granting, "dangerous": [c for c in granting if caps[c].dangerous],
+            "capability_rules": rules, "profiles": decisions}
+    if args.json:
+        _print_json(data)
+        return 0
+    where = f"number {nr}" if nr is not None else "not on this architecture"
+    print(f"{args.syscall} ({where}), args {', '.join(data['args'])}")
+    print(f"granted by capabilities: {', '.join(granting) or 'none'}"
+          + (f" (dangerous: {', '.join(data['dangerous'])})" if data["dangerous"] else ""))
+    for r in rules:
+        print(f"  {r['capability']}: {r['action']} when {' and '.join(r['when'])}  # {r['reason']}")
+    for row in decisions:
+        print(f"  profile {row['profile']}: {row['decision']} ({row['source']})")
+    return 0
+
+
+def _diff(args: argparse.Namespace) -> int:
     from . import profile as _profile
     from . import syscalls
 
+    a, b = _profile.load(args.a).ruleset(), _profile.load(args.b).ruleset()
+    changes = []
+    for s in sorted(set(a.base) | set(b.base) | set(syscalls.table())):
+        da, db = a.decide(s), b.decide(s)
+        ra = sorted(str(r.conditions) + str(r.action) for r in a.conditional if r.syscall == s)
+        rb = sorted(str(r.conditions) + str(r.action) for r in b.conditional if r.syscall == s)
+        if da != db or ra != rb:
+            changes.append({"syscall": s, "a": str(da), "b": str(db),
+                            "a_rules": [_rule_json(r) for r in a.conditional if r.syscall == s],
+                            "b_rules": [_rule_json(r) for r in b.conditional if r.syscall == s]})
+    if args.json:
+        _print_json({"a": args.a, "b": args.b, "changes": changes})
+        return 0
+    if not changes:
+        print(f"{args.a} and {args.b} decide every syscall the same way")
+        return 0
+    for c in changes:
+        extra = " (argument rules differ)" if c["a"] == c["b"] else ""
+        print(f"{c['syscall']:<24} {c['a']:<18} -> {c['b']}{extra}")
+    print(f"{len(changes)} syscalls differ")
+    return 0
+
+
+def _check(args: argparse.Namespace) -> int:
+    from . import compiler
+    from . import profile as _profile
+    from .errors import LibseccompMissing
+
+    prof = _profile.load(args.profile)
+    try:
+        instructions: int | None = compiler.compile_ruleset(prof.ruleset()).instructions
+    except LibseccompMissing:
+        instructions = None  # validated; compiling needs libseccomp
+    data = {**_summary(prof), "source": prof.source, "instructions": instructions,
+            "not_on_arch": prof.not_on_arch(), "dangerous_capabilities": prof.dangerous}
+    if args.json:
+        _print_json(data)
+        return 0
+    print(f"ok: {prof.source}: profile {prof.name!r}: {data['allowed']} allowed, {data['denied']} denied, "
+          f"{data['argument_rules']} argument rules" + (f", {instructions} BPF instructions" if instructions else ""))
+    if data["not_on_arch"]:
+        print(f"note: not on this architecture (their calls cannot happen here): {', '.join(data['not_on_arch'])}")
+    if prof.dangerous:
+        print(f"warning: grants dangerous capabilities: {', '.join(prof.dangerous)}")
+    return 0
+
+
+# ------------------------------------------------------------------ export / import
+
+
+def _export(args: argparse.Namespace) -> int:
+    from . import profile as _profile
+
     prof = _profile.load(args.profile)
     rs = prof.ruleset()
+    if args.format == "oci":
+        from .formats import oci
+
+        text = json.dumps(oci.export_oci(rs), indent=2) + "\n"
+    elif args.format == "systemd":
+        from .formats import systemd
+
+        text = systemd.export_systemd(rs)
+    elif args.format == "k8s":
+        from .formats import k8s
+
+        text = k8s.export_k8s(rs, args.name or rs.name, args.namespace)
+    elif args.format == "kubelet":
+        from .formats import k8s
+
+        text = k8s.export_kubelet_json(rs)
+    else:
+        from .formats import toml
+
+        text = toml.dump(rs, f"exported from {prof.source} by sysfence {__version__}")
+    _write(text, args.output)
+    return 0
+
+
+def _import(args: argparse.Namespace) -> int:
+    from .formats import oci, toml
+
     try:
-        table = syscalls.table()
-        arch = syscalls.arch_name(syscalls.native_arch())
-    except SysfenceError:
-        table, arch = {}, ""
-
-    def on_arch(names: tuple[str, ...]) -> list[str]:
-        return [s for s in names if not table or s in table]
-
-    groups: list[dict[str, Any]] = []
-    for grp in prof.groups:
-        present = on_arch(grp.syscalls)
-        groups.append(
-            {
-                "name": grp.name,
-                "action": str(grp.action),
-                "denies": grp.action.denies,
-                "reason": grp.reason,
-                "syscalls": list(grp.syscalls),
-                "count": len(present),
-                "not_on_arch": [s for s in grp.syscalls if s not in present],
-            }
-        )
-    rules = [
-        {"syscall": r.syscall, "action": str(r.action), "when": [str(c) for c in r.conditions], "reason": r.reason}
-        for r in rs.conditional
-    ]
-    allowed = [s for s in rs.allowed() if not table or s in table]
-    denied = [s for s in rs.denied() if not table or s in table]
-    unnamed = sorted(set(table) - set(rs.base))
-    data = {
-        "schema_version": SCHEMA_VERSION,
-        "profile": prof.name,
-        "description": prof.description,
-        "source": prof.source,
-        "table": prof.table,
-        "arch": arch,
-        "unknown_action": str(rs.unknown_action),
-        "counts": {
-            "allowed": len(allowed),
-            "denied": len(denied),
-            "argument_rules": len(rules),
-            "unnamed_known_to_libseccomp": len(unnamed),
-        },
-        "groups": groups,
-        "argument_rules": rules,
-        "unnamed": unnamed,
-    }
-    if args.json:
-        print(json.dumps(data, indent=2))
-        return 0
-    print(f"profile {prof.name}: {prof.description}")
-    print(f"source: {prof.source}; written against: {prof.table or 'unspecified'}")
-    print(
-        f"on {arch}: {len(allowed)} syscalls allowed, {len(denied)} denied, {len(rules)} argument rules; "
-        f"every other syscall -> {rs.unknown_action}"
-    )
-    for want_deny, title in ((False, "ALLOWED"), (True, "DENIED")):
-        print(f"\n{title}")
-        for g in groups:
-            if g["denies"] != want_deny:
-                continue
-            extra = f" (not on {arch}: {', '.join(g['not_on_arch'])})" if g["not_on_arch"] else ""
-            print(f"  {g['name']} [{g['action']}, {g['count']}]: {g['reason']}{extra}")
-            print(f"    {' '.join(g['syscalls'])}")
-    if rules:
-        print("\nARGUMENT RULES")
-        for r in rules:
-            print(f"  {r['syscall']}: {r['action']} when {' and '.join(r['when'])}  # {r['reason']}")
-    if unnamed:
-        print(f"\nNOT NAMED (newer than the profile's table) -> {rs.unknown_action}: {' '.join(unnamed)}")
+        with open(args.file, "rb") as f:
+            data = f.read()
+    except OSError as exc:
+        raise SysfenceError(f"{args.file}: cannot read: {exc.strerror}") from None
+    caps = None
+    if args.linux_caps is not None:
+        caps = frozenset(c.strip().upper() for c in args.linux_caps.split(",") if c.strip())
+    rs = oci.import_oci(data, args.file, capabilities=caps, kernel_version=args.kernel)
+    _write(toml.dump(rs, f"imported from {args.file} by sysfence {__version__}"), args.output)
     return 0
 
 

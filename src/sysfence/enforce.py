@@ -126,6 +126,8 @@ def enable(
     required: bool = False,
     allow: list[str] | tuple[str, ...] = (),
     deny: list[str] | tuple[str, ...] = (),
+    capabilities: list[str] | tuple[str, ...] = (),
+    _need: tuple[str, ...] = (),
 ) -> Status:
     """Filter this process and every thread and child it has or will have.
 
@@ -161,13 +163,20 @@ def enable(
             raise error(f"seccomp enforcement required but unavailable: {reason}")
         return Status(State.UNAVAILABLE, reason)
 
+    from . import capabilities as _capabilities
     from . import compiler
     from . import profile as _profile
 
     prof = _profile.load(profile) if isinstance(profile, str) else profile
-    if allow or deny:
-        prof = _profile.with_overrides(prof, list(allow), list(deny))
+    if allow or deny or capabilities:
+        prof = _profile.with_overrides(prof, list(allow), list(deny), list(capabilities))
     rs = prof.ruleset()
+    refused = [s for s in _need if rs.decide(s).denies]
+    if refused:
+        raise ProfileError(
+            f"profile {prof.name!r} denies {', '.join(refused)}, so no program can be started under it; "
+            f"call sysfence.enable({prof.name!r}) inside the program instead"
+        )
     with _lock:
         if _active:
             if rs == _active[-1]:
@@ -186,6 +195,9 @@ def enable(
         except OSError as exc:
             raise EnforcementError(f"loading the filter failed: {exc.strerror}") from None
         _active.append(rs)
+    for cap in prof.dangerous:
+        print(f"sysfence: warning: profile {prof.name!r} grants the dangerous capability {cap!r}: "
+              f"{_capabilities.get(cap, prof.source).description}", file=sys.stderr)
     return status()
 
 

@@ -1,38 +1,61 @@
-"""Profile data (TOML) -> validated RuleSet.
+"""Profile data (TOML) -> resolved decisions -> validated RuleSet.
 
-Parsing, validation and resolution happen completely before anything is compiled or loaded: a profile with
-any error raises ProfileError naming the file and key, and nothing is applied.
+A profile is a stack of layers (the `extends` chain, then overrides such as command-line flags). Each layer
+is applied in a fixed order, so composition is predictable:
+
+  1. capabilities and `allow` grant syscalls (a grant replaces an earlier denial of the same syscall);
+     argument rules with action "allow" grant some calls of a syscall that is not granted outright
+  2. argument rules with a deny action (guards) refuse some calls of granted syscalls; they are never
+     dropped by a later grant
+  3. `deny` refuses every call of a syscall (beats grants of the same layer and of earlier layers)
+  4. `action` overrides set the final action of a syscall (kill-process, trap, log, errno, allow)
+
+Syscalls of the table that no layer grants get `default_action` (EPERM); syscalls outside the table (newer
+kernels) get `unknown_errno` (ENOSYS); `clone3` gets ENOSYS unless granted or named explicitly, so glibc
+falls back to clone, whose flags can be checked. Nothing is compiled or loaded until all of this succeeded.
 """
 
 from __future__ import annotations
 
 import difflib
-import errno as _errno
 import importlib.resources
 import os
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from . import syscalls
-from .errors import ProfileError, UnknownSyscallError
-from .rules import ALLOW, Action, ArgCondition, Kind, Op, Rule, RuleSet
+from . import _schema, capabilities, syscalls
+from .errors import ProfileError
+from .rules import ALLOW, ENOSYS, EPERM, Action, Kind, Rule, RuleSet
 
-_TOP_KEYS = {"name", "description", "table", "unknown_errno", "extends", "group", "rule"}
-_GROUP_KEYS = {"name", "action", "errno", "reason", "syscalls"}
-_RULE_KEYS = {"syscall", "action", "errno", "reason", "when"}
-_COND_KEYS = {"arg", "op", "value", "mask"}
-_ACTIONS = {"allow": Kind.ALLOW, "errno": Kind.ERRNO, "kill-process": Kind.KILL_PROCESS, "log": Kind.LOG}
+TOP_KEYS = {
+    "name", "description", "table", "extends", "capabilities", "allow", "deny", "rule",
+    "default_action", "default_errno", "unknown_errno", "action",
+}
+_DENY_KEYS = {"syscalls", "errno", "reason"}
 
 
 @dataclass(frozen=True)
-class Group:
-    """A named set of syscalls sharing one decision and one reason: the unit `sysfence show` reports."""
+class Decision:
+    """The base decision for one syscall and where it came from (for show/explain)."""
 
-    name: str
     action: Action
-    reason: str
-    syscalls: tuple[str, ...]
+    source: str  # "capability:NAME", "allow", "deny", "action", "default", "clone3"
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One file's (or the command line's) declarations, validated but not yet applied."""
+
+    source: str
+    capabilities: tuple[str, ...] = ()
+    allow: tuple[str, ...] = ()
+    deny: tuple[tuple[str, Action, str], ...] = ()  # (syscall, action, reason)
+    rules: tuple[Rule, ...] = ()
+    actions: tuple[tuple[str, Action], ...] = ()
+    default_action: Action | None = None
+    unknown_action: Action | None = None
 
 
 @dataclass(frozen=True)
@@ -41,16 +64,38 @@ class Profile:
     description: str
     source: str
     table: str
-    groups: tuple[Group, ...]
-    rules: tuple[Rule, ...]  # conditional rules ([[rule]] entries)
+    layers: tuple[Layer, ...]
+    decisions: dict[str, Decision] = field(compare=False)
+    rules: tuple[Rule, ...]  # conditional rules that apply (permits of denied, guards of allowed syscalls)
+    default_action: Action
     unknown_action: Action
 
+    @property
+    def capabilities(self) -> list[str]:
+        return sorted({c for layer in self.layers for c in layer.capabilities})
+
+    @property
+    def dangerous(self) -> list[str]:
+        return [c for c in self.capabilities if capabilities.get(c, self.source).dangerous]
+
+    def not_on_arch(self) -> list[str]:
+        """Names the profile decides that do not exist on this architecture (reported, never dropped silently)."""
+        table = syscalls.table()
+        named = {s for s, d in self.decisions.items() if d.source != "default"} | {r.syscall for r in self.rules}
+        return sorted(s for s in named if s not in table)
+
     def ruleset(self) -> RuleSet:
-        rules = [Rule(s, g.action, (), g.name, g.reason) for g in self.groups for s in g.syscalls]
+        base = [Rule(s, d.action, (), d.source, d.reason) for s, d in self.decisions.items()]
         try:
-            return RuleSet.build(self.name, self.description, rules + list(self.rules), self.unknown_action, self.table)
+            return RuleSet.build(
+                self.name, self.description, base + list(self.rules), self.unknown_action, self.table,
+                default_action=self.default_action,
+            )
         except ValueError as exc:
             raise ProfileError(f"{self.source}: {exc}") from None
+
+
+# ------------------------------------------------------------------ loading
 
 
 def builtin_names() -> list[str]:
@@ -58,220 +103,242 @@ def builtin_names() -> list[str]:
     return sorted(p.name[:-5] for p in files.iterdir() if p.name.endswith(".toml"))
 
 
+def is_path(name_or_path: str) -> bool:
+    return "/" in name_or_path or name_or_path.endswith((".toml", ".json"))
+
+
 def load(name_or_path: str, _chain: tuple[str, ...] = ()) -> Profile:
-    """A built-in profile by name, or a TOML file by path (anything containing '/' or ending in .toml)."""
-    if name_or_path in _chain:
-        raise ProfileError(f"{_chain[-1]}: extends cycle: {' -> '.join(_chain + (name_or_path,))}")
-    if len(_chain) > 8:
-        raise ProfileError(f"{_chain[-1]}: extends chain deeper than 8 profiles")
-    if "/" in name_or_path or name_or_path.endswith(".toml"):
+    """A built-in profile by name, or a file by path (anything containing '/' or ending in .toml/.json)."""
+    return resolve(_layers(name_or_path, _chain))
+
+
+def parse(data: bytes, source: str) -> Profile:
+    """Parse and resolve one TOML document (its `extends` are loaded as needed)."""
+    return resolve(_parse_layers(data, source, (source,)))
+
+
+def _layers(name_or_path: str, chain: tuple[str, ...]) -> list[tuple[Layer, dict[str, str]]]:
+    if name_or_path in chain:
+        raise ProfileError(f"{chain[-1]}: extends cycle: {' -> '.join(chain + (name_or_path,))}")
+    if len(chain) > 8:
+        raise ProfileError(f"{chain[-1]}: extends chain deeper than 8 profiles")
+    if is_path(name_or_path):
         try:
             with open(name_or_path, "rb") as f:
                 data = f.read()
         except OSError as exc:
             raise ProfileError(f"{name_or_path}: cannot read profile: {exc.strerror}") from None
-        return parse(data, name_or_path, _chain + (name_or_path,))
+        if name_or_path.endswith(".json"):
+            from .formats import oci
+
+            return [(_layer_from_ruleset(oci.import_oci(data, name_or_path), name_or_path), {})]
+        return _parse_layers(data, name_or_path, chain + (name_or_path,))
     if name_or_path not in builtin_names():
         close = difflib.get_close_matches(name_or_path, builtin_names(), n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else f"; built-in profiles: {', '.join(builtin_names())}"
         raise ProfileError(f"unknown profile {name_or_path!r}{hint}")
     res = importlib.resources.files(__package__).joinpath("profiles", f"{name_or_path}.toml")
-    return parse(res.read_bytes(), f"<builtin:{name_or_path}>", _chain + (name_or_path,))
+    return _parse_layers(res.read_bytes(), f"<builtin:{name_or_path}>", chain + (name_or_path,))
 
 
-def parse(data: bytes, source: str, _chain: tuple[str, ...] = ()) -> Profile:
+def _parse_layers(data: bytes, source: str, chain: tuple[str, ...]) -> list[tuple[Layer, dict[str, str]]]:
     try:
         doc = tomllib.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise ProfileError(f"{source}: not valid TOML: {exc}") from None
-    _keys(doc, _TOP_KEYS, source)
-    base: Profile | None = None
+    _schema.keys(doc, TOP_KEYS, source)
+    parents: list[tuple[Layer, dict[str, str]]] = []
     if "extends" in doc:
-        parent = _str(doc, "extends", source)
-        if "/" in parent or parent.endswith(".toml"):
+        parent = _schema.string(doc, "extends", source)
+        if is_path(parent) and not os.path.isabs(parent) and not source.startswith("<"):
             parent = os.path.join(os.path.dirname(source), parent)
         try:
-            base = load(parent, _chain or (source,))
+            parents = _layers(parent, chain)
         except ProfileError as exc:
             msg = str(exc)
             raise type(exc)(msg if msg.startswith(source) else f"{source}: extends: {msg}") from None
-    name = _str(doc, "name", source, default=os.path.basename(source).removesuffix(".toml"))
-    groups = [_group(g, f"{source}: group[{i}]") for i, g in enumerate(_list(doc, "group", source))]
-    rules = [_rule(r, f"{source}: rule[{i}]") for i, r in enumerate(_list(doc, "rule", source))]
-    seen: dict[str, str] = {}
-    for g in groups:
-        for s in g.syscalls:
-            if s in seen:
-                raise ProfileError(f"{source}: syscall {s!r} is in both group {seen[s]!r} and group {g.name!r}")
-            seen[s] = g.name
-    if base is not None:
-        # This file's groups override the parent's decision for the syscalls they name.
-        inherited = [
-            Group(g.name, g.action, g.reason, tuple(s for s in g.syscalls if s not in seen)) for g in base.groups
-        ]
-        groups = [g for g in inherited if g.syscalls] + groups
-        rules = list(base.rules) + rules
+    meta: dict[str, str] = {
+        k: _schema.string(doc, k, source)
+        for k in ("name", "description", "table")
+        if k in doc
+    }
+    meta.setdefault("name", os.path.basename(source).removesuffix(".toml").strip("<>").removeprefix("builtin:"))
+    return parents + [(_layer(doc, source), meta)]
+
+
+def _layer(doc: dict[str, Any], source: str) -> Layer:
+    caps = doc.get("capabilities", [])
+    if not isinstance(caps, list) or not all(isinstance(c, str) for c in caps):
+        raise ProfileError(f"{source}: capabilities must be an array of capability names")
+    for i, c in enumerate(caps):
+        capabilities.get(c, f"{source}: capabilities[{i}]")
+    default = None
+    if "default_action" in doc or "default_errno" in doc:
+        spec: dict[str, Any] = {"action": doc.get("default_action", "errno")}
+        if "default_errno" in doc:
+            spec["errno"] = doc["default_errno"]
+        default = _schema.action(spec, f"{source}: default_action")
     unknown = (
-        Action(Kind.ERRNO, _errno_value(doc["unknown_errno"], f"{source}: unknown_errno"))
+        Action(Kind.ERRNO, _schema.errno_value(doc["unknown_errno"], f"{source}: unknown_errno"))
         if "unknown_errno" in doc
-        else (base.unknown_action if base else Action(Kind.ERRNO, _errno.ENOSYS))
+        else None
     )
-    table = _str(doc, "table", source, default=base.table if base else "")
-    desc = _str(doc, "description", source, default=base.description if base else "")
-    prof = Profile(name, desc, source, table, tuple(groups), tuple(rules), unknown)
-    prof.ruleset()  # validate composition now, not at enable() time
+    actions_doc = doc.get("action", {})
+    if not isinstance(actions_doc, dict):
+        raise ProfileError(f"{source}: action must be a table of syscall = action")
+    actions = []
+    for name, spec in actions_doc.items():
+        _schema.check_name(name, f"{source}: action.{name}")
+        actions.append((name, _schema.action_spec(spec, f"{source}: action.{name}")))
+    return Layer(
+        source,
+        tuple(caps),
+        tuple(_schema.names(doc, "allow", source)),
+        tuple(_denies(doc.get("deny", []), source)),
+        tuple(_schema.rule(r, f"{source}: rule[{i}]") for i, r in enumerate(_schema.tables(doc, "rule", source))),
+        tuple(actions),
+        default,
+        unknown,
+    )
+
+
+def _denies(v: Any, source: str) -> list[tuple[str, Action, str]]:
+    """`deny = ["ptrace", {syscalls = ["mount"], errno = "EACCES", reason = "..."}]`."""
+    if not isinstance(v, list):
+        raise ProfileError(f"{source}: deny must be an array of syscall names or {{syscalls, errno, reason}} tables")
+    out = []
+    for i, item in enumerate(v):
+        where = f"{source}: deny[{i}]"
+        if isinstance(item, str):
+            _schema.check_name(item, where)
+            out.append((item, EPERM, ""))
+        elif isinstance(item, dict):
+            _schema.keys(item, _DENY_KEYS, where)
+            act = Action(Kind.ERRNO, _schema.errno_value(item.get("errno", "EPERM"), f"{where}.errno"))
+            reason = _schema.string(item, "reason", where, default="")
+            for s in _schema.names(item, "syscalls", where):
+                out.append((s, act, reason))
+        else:
+            raise ProfileError(f"{where}: must be a syscall name or a {{syscalls, errno, reason}} table, not {item!r}")
+    return out
+
+
+# ------------------------------------------------------------------ resolution
+
+
+def resolve(layers: list[tuple[Layer, dict[str, str]]]) -> Profile:
+    """Apply layers in order (see the module docstring) and validate the result."""
+    known = syscalls.profile_table()[1]
+    base: dict[str, Decision] = {}
+    permits: dict[str, list[Rule]] = {}
+    guards: dict[str, list[Rule]] = {}
+    default, unknown = EPERM, ENOSYS
+    meta: dict[str, str] = {}
+
+    def grant(s: str, source: str, reason: str) -> None:
+        if _allowed(base.get(s)) and source.startswith("capability:"):
+            return  # keep the first capability that granted it (for show/explain)
+        base[s] = Decision(ALLOW, source, reason)
+        permits.pop(s, None)
+
+    for layer, layer_meta in layers:
+        meta.update(layer_meta)
+        default = layer.default_action or default
+        unknown = layer.unknown_action or unknown
+        for c in layer.capabilities:
+            cap = capabilities.get(c, layer.source)
+            for s in cap.syscalls:
+                grant(s, f"capability:{c}", cap.description)
+            for r in cap.permits:
+                if not _allowed(base.get(s := r.syscall)):
+                    permits.setdefault(s, []).append(r)
+            for r in cap.guards:
+                guards.setdefault(r.syscall, []).append(r)
+        for s in layer.allow:
+            grant(s, "allow", f"allowed by {layer.source}")
+        for r in layer.rules:
+            if r.action.denies:
+                guards.setdefault(r.syscall, []).append(r)
+            elif not _allowed(base.get(r.syscall)):
+                permits.setdefault(r.syscall, []).append(r)
+        for s, act, reason in layer.deny:
+            base[s] = Decision(act, "deny", reason or f"denied by {layer.source}")
+            permits.pop(s, None)
+        for s, act in layer.actions:
+            base[s] = Decision(act, "action", f"action set by {layer.source}")
+            if act.denies:
+                permits.pop(s, None)
+
+    decisions: dict[str, Decision] = {}
+    for s in known:
+        decisions[s] = Decision(default, "default", "not granted by the profile")
+    decisions.update(base)
+    if decisions.get("clone3", Decision(ALLOW, "")).source == "default":
+        why = "flags behind a pointer; ENOSYS makes glibc fall back to clone"
+        decisions["clone3"] = Decision(ENOSYS, "clone3", why)
+    rules: list[Rule] = []
+    for s, d in decisions.items():
+        if d.action.denies:
+            if s in permits and d.source in ("default", "clone3") and d.action == default:
+                rules += _unique(permits[s])
+        else:
+            rules += _unique(guards.get(s, []))
+    last = layers[-1][0].source if layers else "<empty>"
+    prof = Profile(
+        meta.get("name", ""), meta.get("description", ""), last, meta.get("table", syscalls.profile_table()[0]),
+        tuple(layer for layer, _ in layers), decisions, tuple(rules), default, unknown,
+    )
+    prof.ruleset()  # validate now, not at enable() time
     return prof
+
+
+def _allowed(d: Decision | None) -> bool:
+    return d is not None and not d.action.denies
+
+
+def _unique(rules: list[Rule]) -> list[Rule]:
+    seen: list[Rule] = []
+    for r in rules:
+        if r not in seen:
+            seen.append(r)
+    return seen
+
+
+def _layer_from_ruleset(rs: RuleSet, source: str) -> Layer:
+    """An imported (OCI) policy as one layer: its decisions become allow/deny/action entries."""
+    allow = tuple(s for s, r in rs.base.items() if r.action == ALLOW)
+    actions = tuple((s, r.action) for s, r in rs.base.items() if r.action != ALLOW and r.action != rs.default_action)
+    return Layer(source, (), allow, (), tuple(rs.conditional), actions, rs.default_action, rs.unknown_action)
+
+
+# ------------------------------------------------------------------ overrides (flags, environment)
 
 
 def check_names(names: list[str], where: str) -> None:
     """Raise UnknownSyscallError (with a suggestion) for the first name no architecture knows."""
     for s in names:
-        _check_name(s, f"{where}: {s}")
+        _schema.check_name(s, f"{where}: {s}")
 
 
-def with_overrides(prof: Profile, allow: list[str] = (), deny: list[str] = (), where: str = "") -> Profile:  # type: ignore[assignment]
-    """The profile with syscalls moved to an 'allowed on the command line' / 'denied ...' group."""
-    where = where or "command line"
-    for s in list(allow) + list(deny):
-        _check_name(s, f"{where}: {'--allow' if s in allow else '--deny'} {s}")
+def with_overrides(
+    prof: Profile,
+    allow: list[str] | tuple[str, ...] = (),
+    deny: list[str] | tuple[str, ...] = (),
+    caps: list[str] | tuple[str, ...] = (),
+    where: str = "command line",
+) -> Profile:
+    """The profile with one more layer on top: granted capabilities and syscalls, denied syscalls."""
+    check_names(list(allow), f"{where}: --allow")
+    check_names(list(deny), f"{where}: --deny")
+    for c in caps:
+        capabilities.get(c, f"{where}: --cap")
     both = set(allow) & set(deny)
     if both:
         raise ProfileError(f"{where}: {sorted(both)[0]!r} is both allowed and denied")
-    moved = set(allow) | set(deny)
-    groups = [Group(g.name, g.action, g.reason, tuple(s for s in g.syscalls if s not in moved)) for g in prof.groups]
-    groups = [g for g in groups if g.syscalls]
-    if allow:
-        groups.append(Group("allowed-by-flag", ALLOW, f"allowed on the {where}", tuple(sorted(set(allow)))))
-    if deny:
-        groups.append(
-            Group(
-                "denied-by-flag", Action(Kind.ERRNO, _errno.EPERM), f"denied on the {where}", tuple(sorted(set(deny)))
-            )
-        )
-    # --deny means every call of the syscall: drop its conditional permits (and now-redundant guards).
-    rules = tuple(r for r in prof.rules if r.syscall not in set(deny))
-    out = Profile(prof.name, prof.description, prof.source, prof.table, tuple(groups), rules, prof.unknown_action)
-    out.ruleset()
-    return out
+    layer = Layer(where, tuple(caps), tuple(allow), tuple((s, EPERM, f"denied on the {where}") for s in deny))
+    return replace(resolve(_with_meta(prof) + [(layer, {})]), source=prof.source)
 
 
-# ------------------------------------------------------------------ validation helpers
-
-
-def _keys(d: dict[str, Any], allowed: set[str], where: str) -> None:
-    for k in d:
-        if k not in allowed:
-            close = difflib.get_close_matches(k, sorted(allowed), n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else f"; valid keys: {', '.join(sorted(allowed))}"
-            raise ProfileError(f"{where}: unknown key {k!r}{hint}")
-
-
-def _str(d: dict[str, Any], key: str, where: str, default: str | None = None) -> str:
-    if key not in d:
-        if default is None:
-            raise ProfileError(f"{where}: missing key {key!r}")
-        return default
-    v = d[key]
-    if not isinstance(v, str):
-        raise ProfileError(f"{where}: {key} must be a string, not {type(v).__name__} {v!r}")
-    return v
-
-
-def _list(d: dict[str, Any], key: str, where: str) -> list[Any]:
-    v = d.get(key, [])
-    if not isinstance(v, list) or not all(isinstance(x, dict) for x in v):
-        raise ProfileError(f"{where}: {key} must be an array of tables ([[{key}]])")
-    return v
-
-
-def _errno_value(v: Any, where: str) -> int:
-    if isinstance(v, bool):
-        raise ProfileError(f"{where}: errno must be a name like 'EPERM' or a number, not {v!r}")
-    if isinstance(v, int):
-        if 1 <= v <= 4095:
-            return v
-        raise ProfileError(f"{where}: errno {v} out of range 1-4095")
-    if isinstance(v, str):
-        code = getattr(_errno, v, None)
-        if isinstance(code, int) and v.startswith("E"):
-            return code
-        close = difflib.get_close_matches(v, [n for n in _errno.errorcode.values()], n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
-        raise ProfileError(f"{where}: unknown errno {v!r}{hint}")
-    raise ProfileError(f"{where}: errno must be a name like 'EPERM' or a number, not {v!r}")
-
-
-def _check_name(name: str, where: str) -> None:
-    if not isinstance(name, str):
-        raise ProfileError(f"{where}: syscall names must be strings, not {name!r}")
-    try:
-        syscalls.number(name)
-    except UnknownSyscallError as exc:
-        raise UnknownSyscallError(f"{where}: {exc}") from None
-
-
-def _action(d: dict[str, Any], where: str) -> Action:
-    kind_name = _str(d, "action", where)
-    if kind_name not in _ACTIONS:
-        close = difflib.get_close_matches(kind_name, list(_ACTIONS), n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else f"; valid: {', '.join(_ACTIONS)}"
-        raise ProfileError(f"{where}: unknown action {kind_name!r}{hint}")
-    kind = _ACTIONS[kind_name]
-    if kind is Kind.ERRNO:
-        return Action(kind, _errno_value(d.get("errno", "EPERM"), f"{where}.errno"))
-    if "errno" in d:
-        raise ProfileError(f"{where}: errno is only meaningful with action = 'errno'")
-    return Action(kind)
-
-
-def _group(g: dict[str, Any], where: str) -> Group:
-    _keys(g, _GROUP_KEYS, where)
-    name = _str(g, "name", where)
-    action = _action(g, where)
-    names = g.get("syscalls")
-    if not isinstance(names, list) or not names:
-        raise ProfileError(f"{where}: syscalls must be a non-empty array of names")
-    for i, s in enumerate(names):
-        _check_name(s, f"{where}.syscalls[{i}]")
-    if len(set(names)) != len(names):
-        dup = next(s for s in names if names.count(s) > 1)
-        raise ProfileError(f"{where}.syscalls: {dup!r} listed twice")
-    return Group(name, action, _str(g, "reason", where, default=""), tuple(names))
-
-
-def _rule(g: dict[str, Any], where: str) -> Rule:
-    _keys(g, _RULE_KEYS, where)
-    name = _str(g, "syscall", where)
-    _check_name(name, f"{where}.syscall")
-    action = _action(g, where)
-    when = g.get("when")
-    if not isinstance(when, list) or not when or not all(isinstance(c, dict) for c in when):
-        raise ProfileError(f"{where}: when must be a non-empty array of {{arg, op, value[, mask]}} tables")
-    conds: list[ArgCondition] = []
-    for i, c in enumerate(when):
-        w = f"{where}.when[{i}]"
-        _keys(c, _COND_KEYS, w)
-        try:
-            op = Op(c.get("op"))
-        except ValueError:
-            raise ProfileError(
-                f"{w}: op must be one of {', '.join(o.value for o in Op)}, not {c.get('op')!r}"
-            ) from None
-        for k in ("arg", "value") + (("mask",) if op is Op.MASKED_EQ else ()):
-            if not isinstance(c.get(k), int) or isinstance(c.get(k), bool):
-                raise ProfileError(f"{w}: {k} must be an integer")
-        if op is not Op.MASKED_EQ and "mask" in c:
-            raise ProfileError(f"{w}: mask is only meaningful with op = 'masked_eq'")
-        try:
-            cond = ArgCondition(c["arg"], op, c["value"], c.get("mask", 0xFFFFFFFFFFFFFFFF))
-        except ValueError as exc:
-            raise ProfileError(f"{w}: {exc}") from None
-        if op is Op.MASKED_EQ and cond.value & ~cond.mask:
-            raise ProfileError(f"{w}: value {cond.value:#x} has bits outside mask {cond.mask:#x}: it can never match")
-        if any(c2.index == cond.index for c2 in conds):
-            raise ProfileError(
-                f"{w}: a second condition on arg {cond.index} in one rule (libseccomp cannot compile it): "
-                "write one [[rule]] per value instead"
-            )
-        conds.append(cond)
-    return Rule(name, action, tuple(conds), "rule", _str(g, "reason", where, default=""))
+def _with_meta(prof: Profile) -> list[tuple[Layer, dict[str, str]]]:
+    meta = {"name": prof.name, "description": prof.description, "table": prof.table}
+    return [(layer, meta if i == 0 else {}) for i, layer in enumerate(prof.layers)]

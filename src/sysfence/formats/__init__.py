@@ -1,0 +1,1 @@
+"""Profile formats other than sysfence TOML: OCI/Docker JSON, systemd, Kubernetes."""
