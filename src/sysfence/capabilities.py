@@ -89,6 +89,8 @@ def _flatten(name: str, direct: dict[str, Capability], chain: tuple[str, ...], s
         sub = _flatten(inc, direct, chain + (name,), source)
         syscalls += [s for s in sub.syscalls if s not in syscalls]
         rules += [r for r in sub.rules if r not in rules]
+    # an argument-limited grant is moot where the syscall is granted outright; guards always stay
+    rules = [r for r in rules if r.action.denies or r.syscall not in syscalls]
     return replace(cap, syscalls=tuple(syscalls), rules=tuple(rules))
 
 
