@@ -67,6 +67,8 @@ def _parser() -> argparse.ArgumentParser:
     xp.add_argument("--format", required=True, choices=["oci", "systemd", "k8s", "kubelet", "toml"])
     xp.add_argument("--name", help="Kubernetes object name (default: the profile name)")
     xp.add_argument("--namespace", help="Kubernetes namespace")
+    xp.add_argument("--systemd-version", type=int, metavar="N", help="target systemd version (>= 251 lets clone3 "
+                    "get ENOSYS through RestrictNamespaces=yes when the profile refuses every namespace operation)")
     xp.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
 
     im = sub.add_parser("import", help="convert OCI/Docker seccomp JSON into a sysfence TOML profile")
@@ -421,11 +423,15 @@ def _export(args: argparse.Namespace) -> int:
     elif args.format == "systemd":
         from .formats import systemd
 
-        text = systemd.export_systemd(rs)
+        text = systemd.export_systemd(rs, systemd_version=args.systemd_version)
     elif args.format == "k8s":
         from .formats import k8s
 
-        text = k8s.export_k8s(rs, args.name or rs.name, args.namespace)
+        try:
+            text = k8s.export_k8s(rs, args.name or rs.name, args.namespace)
+        except ValueError as exc:
+            _err(f"error: {exc} (choose a valid Kubernetes name with --name)")
+            return 2
     elif args.format == "kubelet":
         from .formats import k8s
 
@@ -441,11 +447,9 @@ def _export(args: argparse.Namespace) -> int:
 def _import(args: argparse.Namespace) -> int:
     from .formats import oci, toml
 
-    try:
-        with open(args.file, "rb") as f:
-            data = f.read()
-    except OSError as exc:
-        raise SysfenceError(f"{args.file}: cannot read: {exc.strerror}") from None
+    from .profile import read_file
+
+    data = read_file(args.file)
     caps = None
     if args.linux_caps is not None:
         caps = frozenset(c.strip().upper() for c in args.linux_caps.split(",") if c.strip())

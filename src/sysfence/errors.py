@@ -6,6 +6,10 @@ from __future__ import annotations
 class SysfenceError(Exception):
     """Base class. str(exc) is one line fit for a user: what was wrong, where, and a hint."""
 
+    def __init__(self, message: str = "", *args: object) -> None:
+        # One line, whatever a file name or key smuggled in.
+        super().__init__(message.replace("\r", "\\r").replace("\n", "\\n"), *args)
+
 
 class ProfileError(SysfenceError):
     """A profile (file, built-in or flags) is invalid; nothing was applied."""

@@ -20,6 +20,7 @@ from __future__ import annotations
 import difflib
 import importlib.resources
 import os
+import stat
 import tomllib
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -123,11 +124,7 @@ def _layers(name_or_path: str, chain: tuple[str, ...]) -> list[tuple[Layer, dict
     if len(chain) > 8:
         raise ProfileError(f"{chain[-1]}: extends chain deeper than 8 profiles")
     if is_path(name_or_path):
-        try:
-            with open(name_or_path, "rb") as f:
-                data = f.read()
-        except OSError as exc:
-            raise ProfileError(f"{name_or_path}: cannot read profile: {exc.strerror}") from None
+        data = read_file(name_or_path)
         if name_or_path.endswith(".json"):
             from .formats import oci
 
@@ -141,11 +138,31 @@ def _layers(name_or_path: str, chain: tuple[str, ...]) -> list[tuple[Layer, dict
     return _parse_layers(res.read_bytes(), f"<builtin:{name_or_path}>", chain + (name_or_path,))
 
 
+MAX_PROFILE_BYTES = 1 << 20
+
+
+def read_file(path: str) -> bytes:
+    """A profile file's bytes: a regular file of at most 1 MiB (not /dev/zero, a FIFO or a directory)."""
+    try:
+        with open(path, "rb") as f:
+            st = os.fstat(f.fileno())
+            if not stat.S_ISREG(st.st_mode):
+                raise ProfileError(f"{path}: cannot read profile: not a regular file")
+            data = f.read(MAX_PROFILE_BYTES + 1)
+    except (OSError, ValueError) as exc:
+        raise ProfileError(f"{path}: cannot read profile: {getattr(exc, 'strerror', None) or exc}") from None
+    if len(data) > MAX_PROFILE_BYTES:
+        raise ProfileError(f"{path}: cannot read profile: larger than {MAX_PROFILE_BYTES} bytes")
+    return data
+
+
 def _parse_layers(data: bytes, source: str, chain: tuple[str, ...]) -> list[tuple[Layer, dict[str, str]]]:
     try:
         doc = tomllib.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise ProfileError(f"{source}: not valid TOML: {exc}") from None
+    except RecursionError:
+        raise ProfileError(f"{source}: not valid TOML: nested too deeply") from None
     _schema.keys(doc, TOP_KEYS, source)
     parents: list[tuple[Layer, dict[str, str]]] = []
     if "extends" in doc:

@@ -111,6 +111,11 @@ class Rule:
     def matches(self, args: tuple[int, ...]) -> bool:
         return all(c.matches(args[c.index]) for c in self.conditions)
 
+    def key(self) -> tuple[object, ...]:
+        """A total order for canonical output (the enums themselves are not ordered)."""
+        conds = tuple((c.index, c.op.value, c.value, c.mask) for c in self.conditions)
+        return (self.syscall, self.action.kind.value, self.action.errno, conds)
+
 
 @dataclass(frozen=True)
 class RuleSet:
@@ -168,7 +173,7 @@ class RuleSet:
                     f"from its base decision ({b.action})"
                 )
             kept.extend(rs)
-        return cls(name, description, base, tuple(sorted(set(kept))), unknown_action, table, default_action)
+        return cls(name, description, base, tuple(sorted(set(kept), key=Rule.key)), unknown_action, table, default_action)
 
     @property
     def guards(self) -> tuple[Rule, ...]:

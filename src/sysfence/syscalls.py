@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import functools
+import re
 
 from . import _libseccomp as lib
 from .errors import UnknownSyscallError
@@ -20,6 +21,7 @@ ARCH_NAMES = {
     0xC0000015: "ppc64le",
 }
 X32_SYSCALL_BIT = 0x40000000
+_NAME = re.compile(r"[a-z_][a-z0-9_]{0,63}")
 _MAX_NR = 1024
 
 
@@ -47,6 +49,9 @@ def table(arch: int | None = None) -> dict[str, int]:
 def number(name: str, arch: int | None = None) -> int | None:
     """Number of `name` on `arch`; None if the name exists only on other arches; error if no arch knows it."""
     arch = native_arch() if arch is None else arch
+    if not _NAME.fullmatch(name):
+        # C would stop at a NUL ("ptrace\0x" resolves as ptrace): only plain names reach libseccomp.
+        raise UnknownSyscallError(f"unknown syscall {name!r}: not a syscall name{suggest(name)}")
     nr = lib.resolve_name(name, arch)
     if nr >= 0:
         return nr

@@ -1,0 +1,234 @@
+"""RuleSet -> settings for a systemd unit's [Service] section (SystemCallFilter= and friends).
+
+systemd builds its own seccomp filter from syscall *names*. It cannot look at arguments, and in allow-list
+mode every syscall outside the list gets one errno (SystemCallErrorNumber=): `~name:errno` only carries an
+errno in deny-list mode; after an allow list it merely removes the name. Whatever the profile decides that
+systemd cannot express is written as a `#` comment saying what is lost and which systemd setting comes
+closest, so that nobody believes more is enforced than is. Facts from systemd.exec(5) and systemd's
+seccomp-util.c; checked with `systemd-analyze verify` (systemd 252).
+"""
+
+from __future__ import annotations
+
+import errno as _errno
+import re
+
+from ..rules import ENOSYS, Action, ArgCondition, Kind, Op, RuleSet
+
+# systemd's @default set: permitted by every SystemCallFilter=, whatever the list says (systemd 252.38,
+# `systemd-analyze syscall-filter @default`; the set only grows between versions).
+ALWAYS_ALLOWED = frozenset(
+    "arch_prctl brk cacheflush clock_getres clock_getres_time64 clock_gettime clock_gettime64 clock_nanosleep "
+    "clock_nanosleep_time64 execve exit exit_group futex futex_time64 futex_waitv get_robust_list "
+    "get_thread_area getegid getegid32 geteuid geteuid32 getgid getgid32 getgroups getgroups32 getpgid getpgrp "
+    "getpid getppid getrandom getresgid getresgid32 getresuid getresuid32 getrlimit getsid gettid gettimeofday "
+    "getuid getuid32 membarrier mmap mmap2 mprotect munmap nanosleep pause prlimit64 restart_syscall "
+    "riscv_flush_icache riscv_hwprobe rseq rt_sigreturn sched_getaffinity sched_yield set_robust_list "
+    "set_thread_area set_tid_address set_tls sigreturn time ugetrlimit uretprobe".split()
+)
+# The namespace flags RestrictNamespaces= checks on clone/unshare (cgroup ipc net mnt pid user uts).
+_NS_FLAGS = (0x02000000, 0x08000000, 0x40000000, 0x00020000, 0x20000000, 0x10000000, 0x04000000)
+_NAMESPACES = "RestrictNamespaces=yes (refuses clone/unshare with namespace flags and setns; clone3 gets ENOSYS)"
+_CLOSEST = {
+    "clone": _NAMESPACES,
+    "clone3": _NAMESPACES,
+    "unshare": _NAMESPACES,
+    "setns": _NAMESPACES,
+    "personality": "LockPersonality=yes (allows only the unit's own persona: stricter than a list of values)",
+    "mknod": "CapabilityBoundingSet=~CAP_MKNOD or PrivateDevices=yes (without CAP_MKNOD the kernel refuses "
+    "device nodes; this only matters for services running as root)",
+    "ioctl": "none: no systemd setting inspects ioctl requests (for TIOCSTI, the host-wide sysctl "
+    "dev.tty.legacy_tiocsti=0 on Linux 6.2+ makes it require CAP_SYS_ADMIN)",
+    "mmap": "MemoryDenyWriteExecute=yes (refuses writable+executable mappings)",
+    "mprotect": "MemoryDenyWriteExecute=yes (refuses making memory executable)",
+    "socket": "RestrictAddressFamilies= (allow-list of socket families)",
+    "sched_setscheduler": "RestrictRealtime=yes",
+    "sched_setattr": "RestrictRealtime=yes",
+    "chmod": "RestrictSUIDSGID=yes (refuses set-user-ID/set-group-ID modes)",
+}
+_CLOSEST.update({"mknodat": _CLOSEST["mknod"], "pkey_mprotect": _CLOSEST["mprotect"]})
+_CLOSEST.update(dict.fromkeys(("fchmod", "fchmodat", "fchmodat2"), _CLOSEST["chmod"]))
+_NAME = re.compile(r"[A-Za-z0-9_]+")
+_WIDTH = 110
+
+
+def export_systemd(rs: RuleSet, *, systemd_version: int | None = None) -> str:
+    """Unit-file lines for a [Service] section (or a drop-in made with `systemctl edit UNIT`).
+
+    The lines are portable across a fleet: names that do not exist on a host's architecture are ignored
+    there. `systemd_version` (the oldest systemd you deploy to) enables what needs a newer systemd: with
+    251 or later, and when the profile refuses every namespace operation, `RestrictNamespaces=yes` is set
+    and clone3 is listed, so that clone3 gets ENOSYS (RestrictNamespaces' answer) as in the profile.
+    """
+    for s in rs.base:
+        if not _NAME.fullmatch(s):
+            raise ValueError(f"profile {rs.name!r}: syscall name {s!r} cannot be written to a unit file")
+    allow_list = rs.default_action.denies or rs.unknown_action.denies
+    fallback = rs.default_action if rs.default_action.denies else rs.unknown_action
+    allowed = set(rs.allowed())
+    namespaces = (systemd_version or 0) >= 251 and _namespaces_exact(rs)
+    extra = ["clone3"] if namespaces and "clone3" not in allowed else []
+    out = [
+        f"# systemd settings for sysfence profile {_text(rs.name)!r}"
+        + (f" (syscall table: {_text(rs.table)})" if rs.table else ""),
+        "# for the [Service] section of a unit or a drop-in (systemctl edit UNIT); check the result with",
+        "# `systemd-analyze verify UNIT` and `systemd-analyze security UNIT`. Lines starting with # are NOT enforced.",
+        "# Empty assignments first: they reset what the unit set before, which could widen or invert this filter.",
+        "NoNewPrivileges=yes",
+        "SystemCallArchitectures=",
+        "SystemCallArchitectures=native",
+        "SystemCallFilter=",
+    ]
+    if allow_list:
+        out += [f"SystemCallErrorNumber={_spelling(fallback)}"] + _allow_lines(rs, allowed)
+        if extra:
+            out += [
+                "# clone3 is listed only so that RestrictNamespaces= decides it: it answers ENOSYS (systemd 251+)",
+                "RestrictNamespaces=yes",
+                "SystemCallFilter=clone3",
+            ]
+        out += _allow_list_losses(rs, allowed | set(extra), fallback, namespaces)
+        enforced = allowed | set(extra) | ALWAYS_ALLOWED
+    else:
+        out += _deny_lines(rs)
+        enforced = {s for s in rs.base if not rs.base[s].action.denies}
+    logged = sorted(s for s, r in rs.base.items() if r.action.kind is Kind.LOG)
+    if logged:
+        out += ["SystemCallLog="] + _wrap("SystemCallLog=", logged)
+    out += _rule_comments(rs, enforced, namespaces)
+    return "\n".join(out) + "\n"
+
+
+def _allow_lines(rs: RuleSet, allowed: set[str]) -> list[str]:
+    """One SystemCallFilter= line (or several, wrapped) per group; systemd merges repeated allow lists."""
+    groups: dict[str, list[str]] = {}
+    for s in sorted(allowed):
+        partly = rs.base[s].action.denies  # allowed only through argument rules
+        groups.setdefault("allowed for some arguments only" if partly else rs.base[s].group or "allowed", []).append(s)
+    out = [f"# allowed: {len(allowed)} syscalls"]
+    if not allowed:  # an empty SystemCallFilter= would mean no filter at all
+        out += ["# the profile allows nothing; systemd still permits its @default set", "SystemCallFilter=@default"]
+    for group, names in sorted(groups.items()):
+        out.append(f"# {_text(group)} ({len(names)})")
+        out += _wrap("SystemCallFilter=", names)
+    return out
+
+
+def _deny_lines(rs: RuleSet) -> list[str]:
+    """Deny-list mode (the profile allows by default): each name carries its own errno or `kill`."""
+    items = sorted(f"{s}:{_spelling(r.action)}" for s, r in rs.base.items() if r.action.denies)
+    out = [f"# the profile allows by default: deny list of {len(items)} syscalls, each with its own errno"]
+    out += _wrap("SystemCallFilter=~", items)
+    approximated = sorted({str(r.action) for r in rs.base.values() if r.action.kind in (Kind.TRAP, Kind.KILL_THREAD)})
+    if approximated:
+        out.append(f"# APPROXIMATED: {', '.join(approximated)} -> kill (systemd only knows killing the whole process)")
+    return out
+
+
+def _allow_list_losses(rs: RuleSet, listed: set[str], fallback: Action, namespaces: bool) -> list[str]:
+    """Comments for every decision an allow list cannot carry."""
+    out = []
+    by_action: dict[Action, list[str]] = {}
+    for s, r in sorted(rs.base.items()):
+        if s not in listed and r.action != fallback and not (namespaces and s == "clone3"):
+            by_action.setdefault(r.action, []).append(s)
+    for action, names in sorted(by_action.items(), key=lambda kv: str(kv[0])):
+        out.append(
+            f"# LOST: {action} in the profile, {_spelling(fallback)} under systemd "
+            "(an allow list has one errno for everything outside it):"
+        )
+        out += _wrap("#   ", names)
+    if "clone3" in by_action.get(ENOSYS, []):
+        out += [
+            "#   clone3 matters: glibc 2.34+ creates threads and processes with clone3 and falls back to clone only",
+            "#   on ENOSYS, so with EPERM Python cannot start threads. With systemd 251+, list clone3 and set",
+            "#   RestrictNamespaces=yes (it answers clone3 with ENOSYS); export with systemd_version=251 to do that.",
+        ]
+    denied_here = sorted(ALWAYS_ALLOWED & {s for s, r in rs.base.items() if r.action.denies})
+    if denied_here:
+        out.append("# LOST: systemd always permits these (its @default set); the profile denies them:")
+        out += _wrap("#   ", denied_here)
+    if rs.unknown_action != fallback:
+        out += [
+            f"# LOST: syscalls the profile does not name get {rs.unknown_action} here, "
+            f"{_spelling(fallback)} under systemd",
+            "#   (recent systemd, since systemd/systemd#30291, answers ENOSYS for syscalls missing from its table).",
+            "#   Listed names that a host's libseccomp does not know are ignored there with a warning: not allowed.",
+        ]
+    return out
+
+
+def _rule_comments(rs: RuleSet, enforced: set[str], namespaces: bool) -> list[str]:
+    """One comment per argument rule: systemd decides the whole syscall one way."""
+    out = []
+    for s in sorted({r.syscall for r in rs.conditional}):
+        label, verdict = "NOT ENFORCED", f"systemd allows every call of {s}"
+        if s not in enforced:
+            verdict = f"systemd denies every call of {s} ({rs.base[s].action})"
+        if namespaces and s == "clone":
+            label = "APPROXIMATED"
+            verdict = "systemd allows every clone without a namespace flag (RestrictNamespaces=yes refuses the rest)"
+        for r in (r for r in rs.conditional if r.syscall == s):
+            when = " and ".join(str(c) for c in r.conditions)
+            why = f" ({_text(r.reason)})" if r.reason else ""
+            out.append(f"# {label}: {s} when {when} -> {r.action}{why}; {verdict}")
+        closest = _CLOSEST.get(s, "none: no systemd setting checks this argument")
+        if namespaces and closest == _NAMESPACES:
+            closest = "RestrictNamespaces=yes, set above"
+        out.append(f"#   closest systemd setting for {s}: {closest}")
+    return out
+
+
+def _namespaces_exact(rs: RuleSet) -> bool:
+    """Whether RestrictNamespaces=yes refuses nothing the profile allows and clone3 gets ENOSYS in both."""
+    if rs.decide("clone3") != ENOSYS or {"unshare", "setns"} & set(rs.allowed()):
+        return False
+    return all(_flag_always_denied(rs, "clone", 0, flag) for flag in _NS_FLAGS)
+
+
+def _flag_always_denied(rs: RuleSet, syscall: str, arg: int, bit: int) -> bool:
+    """Every call of `syscall` with `bit` set in argument `arg` is denied (checked on the rules, not sampled)."""
+    base = rs.base.get(syscall)
+    if base is None:
+        return rs.unknown_action.denies
+    rules = [r for r in rs.conditional if r.syscall == syscall]
+    if base.action.denies:  # every permit must require the bit to be clear
+        return all(any(_forces_clear(c, arg, bit) for c in r.conditions) for r in rules)
+    return any(len(r.conditions) == 1 and _holds_when_set(r.conditions[0], arg, bit) for r in rules)
+
+
+def _forces_clear(c: ArgCondition, arg: int, bit: int) -> bool:
+    if c.index != arg:
+        return False
+    if c.op is Op.MASKED_EQ:
+        return bool(c.mask & bit) and not c.value & bit
+    return c.op is Op.EQ and not c.value & bit
+
+
+def _holds_when_set(c: ArgCondition, arg: int, bit: int) -> bool:
+    return c.index == arg and c.op is Op.MASKED_EQ and c.mask == c.value and c.mask & ~bit == 0
+
+
+def _spelling(action: Action) -> str:
+    """How systemd spells an action after SystemCallErrorNumber= or `name:`."""
+    if action.kind is Kind.ERRNO:
+        return _errno.errorcode.get(action.errno, str(action.errno))
+    return "kill"  # kill-process, kill-thread, trap: systemd only knows killing the whole process
+
+
+def _wrap(prefix: str, items: list[str]) -> list[str]:
+    lines: list[str] = []
+    row: list[str] = []
+    for item in items:
+        if row and len(prefix) + len(" ".join(row + [item])) > _WIDTH:
+            lines.append(prefix + " ".join(row))
+            row = []
+        row.append(item)
+    if row:
+        lines.append(prefix + " ".join(row))
+    return lines
+
+
+def _text(s: str) -> str:
+    """Profile text made safe for a comment line: one line, no control characters, no trailing backslash."""
+    return "".join(ch if ch.isprintable() else " " for ch in s).rstrip(" \\")
