@@ -446,7 +446,6 @@ def _export(args: argparse.Namespace) -> int:
 
 def _import(args: argparse.Namespace) -> int:
     from .formats import oci, toml
-
     from .profile import read_file
 
     data = read_file(args.file)

@@ -173,7 +173,8 @@ class RuleSet:
                     f"from its base decision ({b.action})"
                 )
             kept.extend(rs)
-        return cls(name, description, base, tuple(sorted(set(kept), key=Rule.key)), unknown_action, table, default_action)
+        ordered = tuple(sorted(set(kept), key=Rule.key))
+        return cls(name, description, base, ordered, unknown_action, table, default_action)
 
     @property
     def guards(self) -> tuple[Rule, ...]:
