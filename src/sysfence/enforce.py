@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import errno
 import os
 import sys
 import threading
@@ -80,25 +81,34 @@ def _lib_version() -> str:
         return ""
 
 
+_filters_loaded = 0  # filters on this process when sysfence last loaded one (/proc may be denied later)
+
+
+def _enforcing() -> Status:
+    """Status of what this process loaded, from memory first: its own filter may deny /proc and prctl."""
+    rs = _active[-1]
+    try:
+        proc = kernel.proc_state()
+        filters, nnp = proc.filters, proc.no_new_privs
+    except OSError:
+        filters, nnp = _filters_loaded, True
+    return Status(State.ENFORCING, "", rs.name, rs.rule_count, _lib_version(), filters, nnp,
+                  tuple(r.name for r in _active))
+
+
 def status() -> Status:
     """This process's filter state, read from the kernel, plus what sysfence itself stacked."""
+    if _active:
+        return _enforcing()
     reason = kernel.unsupported_reason()
     if reason:
         return Status(State.UNAVAILABLE, reason)
-    proc = kernel.proc_state()
+    try:
+        proc = kernel.proc_state()
+    except OSError as exc:  # /proc unreadable, e.g. denied by a filter an outer program installed
+        return Status(State.ENFORCING if exc.errno == errno.EPERM else State.DISABLED,
+                      f"cannot read /proc/self/status: {exc.strerror}")
     ver = _lib_version()
-    if _active:
-        rs = _active[-1]
-        return Status(
-            State.ENFORCING,
-            "",
-            rs.name,
-            rs.rule_count,
-            ver,
-            proc.filters,
-            proc.no_new_privs,
-            tuple(r.name for r in _active),
-        )
     if proc.seccomp_mode == 2:
         return Status(
             State.ENFORCING,
@@ -177,10 +187,11 @@ def enable(
             f"profile {prof.name!r} denies {', '.join(refused)}, so no program can be started under it; "
             f"call sysfence.enable({prof.name!r}) inside the program instead"
         )
+    global _filters_loaded
     with _lock:
         if _active:
             if rs == _active[-1]:
-                return status()
+                return _enforcing()
             loose = rs.loosens(_active[-1])
             if loose:
                 raise LooseningError(
@@ -189,16 +200,22 @@ def enable(
                 )
         compiled = compiler.compile_ruleset(rs)  # raises before anything touches the process
         nr = _seccomp_nr()
+        _lib_version()  # cache it now: the new filter may deny what finding it needs
+        try:
+            before = kernel.proc_state().filters
+        except OSError:
+            before = _filters_loaded
         try:
             kernel.set_no_new_privs()
             kernel.load_filter(compiled.program, nr)
         except OSError as exc:
             raise EnforcementError(f"loading the filter failed: {exc.strerror}") from None
         _active.append(rs)
+        _filters_loaded = before + 1
     for cap in prof.dangerous:
         print(f"sysfence: warning: profile {prof.name!r} grants the dangerous capability {cap!r}: "
               f"{_capabilities.get(cap, prof.source).description}", file=sys.stderr)
-    return status()
+    return _enforcing()
 
 
 def _seccomp_nr() -> int:

@@ -44,7 +44,9 @@ def unsupported_reason() -> str | None:
     libc = _libc()
     if libc.prctl(PR_GET_SECCOMP, 0, 0, 0, 0) < 0:
         err = ctypes.get_errno()
-        return f"kernel has no seccomp support (prctl(PR_GET_SECCOMP): {_errno.errorcode.get(err, err)})"
+        if err != _errno.EINVAL:
+            return None  # a filter denies prctl: seccomp is there
+        return "kernel has no seccomp support (prctl(PR_GET_SECCOMP): EINVAL)"
     if not os.path.exists(_ACTIONS_AVAIL):
         return "kernel has no seccomp filter mode (CONFIG_SECCOMP_FILTER off)"
     return None
