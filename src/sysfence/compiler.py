@@ -26,6 +26,7 @@ from .rules import Action, Kind, Op, Rule, RuleSet
 BPF_RET_K = 0x06
 BPF_JMP_JA = 0x05
 BPF_MAXINSNS = 4096
+_U64 = (1 << 64) - 1
 _INSN = struct.Struct("=HBBI")
 
 _OPS = {
@@ -126,7 +127,47 @@ def compile_ruleset(rs: RuleSet) -> Compiled:
     n = len(program) // _INSN.size
     if n > BPF_MAXINSNS:
         raise ProfileError(f"profile {rs.name!r} compiles to {n} BPF instructions; the kernel limit is {BPF_MAXINSNS}")
-    return Compiled(rs, arch, program, tuple(missing))
+    compiled = Compiled(rs, arch, program, tuple(missing))
+    wrong = verify(compiled, nrs)
+    if wrong:
+        raise ProfileError(
+            f"profile {rs.name!r}: libseccomp compiled {wrong[0]} differently from the rules "
+            f"({len(wrong)} disagreements; libseccomp 2.5.x merges some argument comparisons wrongly, "
+            "GHSA-4q85-33p6-j5g6): simplify the argument rules of that syscall"
+        )
+    return compiled
+
+
+def edge_vectors(rules: list[Rule], limit: int = 2048) -> list[tuple[int, ...]]:
+    """Argument vectors at and around every value the rules compare with, high-bit variants included,
+    combined across the arguments the rules read (at most `limit`)."""
+    per_arg: dict[int, set[int]] = {}
+    for r in rules:
+        for c in r.conditions:
+            vals = per_arg.setdefault(c.index, {0, _U64})
+            for v in (c.value, c.value | c.mask if c.op is Op.MASKED_EQ else c.value, c.mask ^ c.value):
+                vals.update({v & _U64, (v + 1) & _U64, (v - 1) & _U64, (v | 1 << 32) & _U64, v & 0xFFFFFFFF})
+    vectors: list[tuple[int, ...]] = [(0,) * 6]
+    for idx, vals in sorted(per_arg.items()):
+        vectors = [v[:idx] + (x,) + v[idx + 1 :] for v in vectors for x in sorted(vals)][:limit]
+    return vectors
+
+
+def verify(compiled: Compiled, nrs: dict[str, int] | None = None) -> list[str]:
+    """Emulate the program for every syscall with argument rules, at the rules' edge values, and compare
+    with the rules' own decision. Returns the disagreements (empty when the program is faithful)."""
+    from . import bpf
+
+    rs = compiled.ruleset
+    nrs = nrs if nrs is not None else {s: n for s in rs.base if (n := syscalls.number(s, compiled.arch)) is not None}
+    insns = bpf.decode(compiled.program)
+    wrong = []
+    for name in sorted({r.syscall for r in rs.conditional} & set(nrs)):
+        for args in edge_vectors([r for r in rs.conditional if r.syscall == name]):
+            got = bpf.run(insns, bpf.seccomp_data(compiled.arch, nrs[name], args))[0]
+            if got != encode(rs.decide(name, args)):
+                wrong.append(f"{name}({', '.join(hex(a) for a in args)})")
+    return wrong
 
 
 def chain(first: bytes, then: bytes) -> bytes:

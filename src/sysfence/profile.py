@@ -128,7 +128,9 @@ def _layers(name_or_path: str, chain: tuple[str, ...]) -> list[tuple[Layer, dict
         if name_or_path.endswith(".json"):
             from .formats import oci
 
-            return [(_layer_from_ruleset(oci.import_oci(data, name_or_path), name_or_path), {})]
+            rs = oci.import_oci(data, name_or_path)
+            name = rs.name or os.path.basename(name_or_path).removesuffix(".json")
+            return [(_layer_from_ruleset(rs, name_or_path), {"name": name, "description": rs.description})]
         return _parse_layers(data, name_or_path, chain + (name_or_path,))
     if name_or_path not in builtin_names():
         close = difflib.get_close_matches(name_or_path, builtin_names(), n=1)

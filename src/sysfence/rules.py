@@ -152,6 +152,12 @@ class RuleSet:
         base: dict[str, Rule] = {s: Rule(s, default_action, (), "default", "not allowed by the profile") for s in known}
         cond: dict[str, list[Rule]] = {}
         for r in rules:
+            if len(r.conditions) > 1 and any(c.op not in (Op.EQ, Op.MASKED_EQ) for c in r.conditions):
+                raise ValueError(
+                    f"rule for {r.syscall!r} combines several conditions with ne/lt/le/gt/ge: only eq and "
+                    "masked_eq may be combined in one rule (libseccomp 2.5.x can miscompile or hang on the "
+                    "others, GHSA-4q85-33p6-j5g6); split it into single-condition rules"
+                )
             if r.conditions:
                 cond.setdefault(r.syscall, []).append(r)
             else:

@@ -1,0 +1,348 @@
+"""systemd and Kubernetes exports: what they enforce matches the profile, and what they cannot enforce is said."""
+
+from __future__ import annotations
+
+import errno
+import re
+import shutil
+import subprocess
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sysfence import profile, syscalls
+from sysfence.formats import k8s, systemd
+from sysfence.rules import ALLOW, ENOSYS, EPERM, KILL_PROCESS, Action, ArgCondition, Kind, Op, Rule, RuleSet
+
+DIRECTIVES = {
+    "NoNewPrivileges", "SystemCallArchitectures", "SystemCallFilter", "SystemCallErrorNumber",
+    "RestrictNamespaces", "SystemCallLog",
+}
+
+
+@pytest.fixture(scope="module")
+def rs() -> RuleSet:
+    return profile.load("default").ruleset()
+
+
+def directives(text: str) -> list[tuple[str, str]]:
+    out = []
+    for line in text.splitlines():
+        if line.startswith("#") or not line:
+            continue
+        key, sep, value = line.partition("=")
+        assert sep and key in DIRECTIVES, f"unexpected line {line!r}"
+        out.append((key, value))
+    return out
+
+
+def filter_names(text: str) -> list[str]:
+    """Names of the allow-list lines (after the empty reset); fails on any deny-list line or group."""
+    names = []
+    for key, value in directives(text):
+        if key == "SystemCallFilter" and value:
+            assert not value.startswith("~") and "@" not in value, value
+            names += value.split()
+    return names
+
+
+def comments(text: str) -> list[str]:
+    return [line for line in text.splitlines() if line.startswith("#")]
+
+
+# ------------------------------------------------------------------ systemd
+
+
+def test_systemd_allows_exactly_what_the_profile_allows(rs):
+    text = systemd.export_systemd(rs)
+    names = filter_names(text)
+    assert len(names) == len(set(names))
+    assert sorted(names) == rs.allowed()
+    assert all(syscalls.number(n) is not None for n in names)  # every name exists on this architecture
+
+
+def test_systemd_resets_then_sets_arch_errno_and_nnp(rs):
+    d = directives(systemd.export_systemd(rs))
+    assert d.index(("SystemCallFilter", "")) < min(i for i, (k, v) in enumerate(d) if k == "SystemCallFilter" and v)
+    assert d.index(("SystemCallArchitectures", "")) < d.index(("SystemCallArchitectures", "native"))
+    assert [v for k, v in d if k == "SystemCallErrorNumber"] == ["EPERM"]
+    assert ("NoNewPrivileges", "yes") in d
+    assert "RestrictNamespaces" not in dict(d)  # only with systemd_version >= 251
+
+
+def test_systemd_comments_every_argument_rule(rs):
+    text = systemd.export_systemd(rs)
+    notes = comments(text)
+    assert rs.conditional, "the default profile has argument rules"
+    for r in rs.conditional:
+        when = " and ".join(str(c) for c in r.conditions)
+        hits = [c for c in notes if c.startswith(f"# NOT ENFORCED: {r.syscall} when {when} -> {r.action}")]
+        assert len(hits) == 1, (r, hits)
+        assert f"systemd allows every call of {r.syscall}" in hits[0]
+    for s in {r.syscall for r in rs.conditional}:
+        assert any(c.startswith(f"#   closest systemd setting for {s}: ") for c in notes), s
+    ioctl = next(c for c in notes if c.startswith("#   closest systemd setting for ioctl"))
+    assert "none" in ioctl and "legacy_tiocsti" in ioctl
+    assert "LockPersonality=yes" in next(c for c in notes if "setting for personality" in c)
+    assert "RestrictNamespaces=yes" in next(c for c in notes if "setting for clone" in c)
+
+
+def test_systemd_reports_clone3_enosys_it_cannot_express(rs):
+    assert rs.decide("clone3") == ENOSYS
+    notes = "\n".join(comments(systemd.export_systemd(rs)))
+    assert "LOST: errno(ENOSYS) in the profile, EPERM under systemd" in notes
+    assert re.search(r"^#   clone3$", notes, re.M)
+    assert "Python cannot start threads" in notes
+    assert "LOST: syscalls the profile does not name get errno(ENOSYS)" in notes
+
+
+def test_systemd_251_routes_clone3_to_restrict_namespaces(rs):
+    text = systemd.export_systemd(rs, systemd_version=251)
+    assert sorted(filter_names(text)) == sorted(rs.allowed() + ["clone3"])
+    assert ("RestrictNamespaces", "yes") in directives(text)
+    notes = comments(text)
+    assert not any("LOST: errno(ENOSYS) in the profile" in c for c in notes)
+    clone = [c for c in notes if c.startswith("# APPROXIMATED: clone when")]
+    assert len(clone) == len([r for r in rs.conditional if r.syscall == "clone"])
+
+
+def _rs(rules: list[Rule], default: Action = EPERM, unknown: Action = ENOSYS) -> RuleSet:
+    return RuleSet.build("t", "test", rules, unknown, default_action=default)
+
+
+NS_GUARDS = [
+    Rule("clone", EPERM, (ArgCondition(0, Op.MASKED_EQ, f, f),))
+    for f in (0x02000000, 0x08000000, 0x40000000, 0x00020000, 0x20000000, 0x10000000, 0x04000000)
+]
+
+
+@pytest.mark.parametrize(
+    "rules, exact",
+    [
+        ([Rule("clone", ALLOW), *NS_GUARDS, Rule("clone3", ENOSYS)], True),  # guards of an allowed clone
+        ([Rule("clone", ALLOW), *NS_GUARDS[1:], Rule("clone3", ENOSYS)], False),  # CLONE_NEWCGROUP not refused
+        ([Rule("clone", ALLOW), Rule("clone3", ENOSYS)], False),  # clone unchecked
+        ([Rule("clone", ALLOW), *NS_GUARDS, Rule("clone3", ENOSYS), Rule("unshare", ALLOW)], False),
+        ([Rule("clone", ALLOW), *NS_GUARDS, Rule("clone3", EPERM)], False),  # clone3 would change errno
+        ([Rule("clone", EPERM), Rule("clone", ALLOW, (ArgCondition(0, Op.EQ, 0x11),)), Rule("clone3", ENOSYS)], True),
+        ([Rule("clone", EPERM), Rule("clone", ALLOW, (ArgCondition(1, Op.EQ, 0),)), Rule("clone3", ENOSYS)], False),
+        ([Rule("clone", EPERM), Rule("clone", ALLOW, (ArgCondition(0, Op.GT, 0),)), Rule("clone3", ENOSYS)], False),
+    ],
+)
+def test_systemd_restrict_namespaces_only_when_it_refuses_nothing_the_profile_allows(rules, exact):
+    text = systemd.export_systemd(_rs(rules), systemd_version=300)
+    assert (("RestrictNamespaces", "yes") in directives(text)) is exact
+
+
+def test_systemd_restrict_namespaces_needs_systemd_251(rs):
+    assert ("RestrictNamespaces", "yes") not in directives(systemd.export_systemd(rs, systemd_version=250))
+
+
+def test_systemd_other_errnos_and_actions_are_reported():
+    rules = [Rule("read", ALLOW), Rule("mount", Action(Kind.ERRNO, errno.EACCES)), Rule("ptrace", KILL_PROCESS)]
+    notes = comments(systemd.export_systemd(_rs(rules)))
+    for what in ("errno(EACCES)", "kill-process"):
+        i = notes.index(f"# LOST: {what} in the profile, EPERM under systemd "
+                        "(an allow list has one errno for everything outside it):")
+        assert notes[i + 1] == ("#   mount" if "EACCES" in what else "#   ptrace")
+
+
+def test_systemd_profile_allowing_nothing_still_filters():
+    d = directives(systemd.export_systemd(_rs([Rule("read", EPERM)])))
+    assert [v for k, v in d if k == "SystemCallFilter"] == ["", "@default"]
+
+
+def test_systemd_kill_default():
+    text = systemd.export_systemd(_rs([Rule("read", ALLOW)], default=KILL_PROCESS, unknown=KILL_PROCESS))
+    assert ("SystemCallErrorNumber", "kill") in directives(text)
+    assert filter_names(text) == ["read"]
+
+
+def test_systemd_deny_list_mode_keeps_each_errno():
+    rules = [
+        Rule("read", ALLOW), Rule("mount", Action(Kind.ERRNO, errno.EACCES)), Rule("ptrace", KILL_PROCESS),
+        Rule("reboot", Action(Kind.TRAP)), Rule("getpid", Action(Kind.LOG)),
+    ]
+    text = systemd.export_systemd(_rs(rules, default=ALLOW, unknown=ALLOW))
+    d = directives(text)
+    denies = [v for k, v in d if k == "SystemCallFilter" and v.startswith("~")]
+    assert denies == ["~mount:EACCES ptrace:kill reboot:kill"]
+    assert "SystemCallErrorNumber" not in dict(d)
+    assert ("SystemCallLog", "getpid") in d
+    assert any(c.startswith("# APPROXIMATED: trap -> kill") for c in comments(text))
+
+
+def test_systemd_closed_profile_with_default_allow_is_still_an_allow_list():
+    """Unknown syscalls denied: only an allow list keeps them denied under systemd."""
+    text = systemd.export_systemd(_rs([Rule("mount", EPERM), Rule("read", ALLOW)], default=ALLOW, unknown=ENOSYS))
+    assert filter_names(text) == ["read"]
+    assert ("SystemCallErrorNumber", "ENOSYS") in directives(text)
+    assert any(c.startswith("# LOST: errno(EPERM) in the profile, ENOSYS under systemd") for c in comments(text))
+
+
+def test_systemd_reports_denials_of_its_always_allowed_set():
+    text = systemd.export_systemd(_rs([Rule("read", ALLOW), Rule("getrandom", EPERM), Rule("mprotect", EPERM)]))
+    notes = comments(text)
+    i = notes.index("# LOST: systemd always permits these (its @default set); the profile denies them:")
+    assert notes[i + 1] == "#   getrandom mprotect"
+
+
+def test_systemd_permit_of_denied_syscall_is_commented_in_deny_list_mode():
+    rules = [Rule("personality", EPERM), Rule("personality", ALLOW, (ArgCondition(0, Op.EQ, 0),))]
+    notes = comments(systemd.export_systemd(_rs(rules, default=ALLOW, unknown=ALLOW)))
+    assert any(
+        c.startswith("# NOT ENFORCED: personality when arg0 == 0x0 -> allow;")
+        and "systemd denies every call of personality" in c
+        for c in notes
+    )
+
+
+def test_systemd_profile_text_cannot_inject_directives():
+    evil = "x\nExecStartPre=/bin/sh -c evil\\"
+    rules = [Rule("ioctl", ALLOW), Rule("ioctl", EPERM, (ArgCondition(1, Op.EQ, 1),), reason=evil)]
+    rs = RuleSet.build("n\nExecStart=/bin/evil", "d", rules, default_action=EPERM)
+    text = systemd.export_systemd(rs)
+    directives(text)  # asserts that every non-comment line is one of ours
+    assert not any(line.rstrip().endswith("\\") for line in text.splitlines())
+
+
+def test_systemd_refuses_names_that_are_not_syscall_names():
+    with pytest.raises(ValueError, match="cannot be written"):
+        systemd.export_systemd(_rs([Rule("read\x00 write", ALLOW)]))
+
+
+@pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze is not installed")
+def test_systemd_always_allowed_covers_this_hosts_systemd():
+    out = subprocess.run(["systemd-analyze", "syscall-filter", "@default"], capture_output=True, text=True, check=True)
+    names = {w for line in out.stdout.splitlines()[1:] for w in line.split() if not line.strip().startswith("#")}
+    assert names and names <= systemd.ALWAYS_ALLOWED, sorted(names - systemd.ALWAYS_ALLOWED)
+
+
+@pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze is not installed")
+@pytest.mark.parametrize("version", [None, 252])
+def test_systemd_analyze_verify_accepts_the_unit(rs, tmp_path, version):
+    unit = tmp_path / "sysfence-export-test.service"
+    body = systemd.export_systemd(rs, systemd_version=version)
+    unit.write_text(f"[Unit]\nDescription=sysfence export test\n[Service]\nExecStart=/bin/true\n{body}")
+    res = subprocess.run(["systemd-analyze", "verify", str(unit)], capture_output=True, text=True, timeout=60)
+    complaints = [line for line in (res.stdout + res.stderr).splitlines() if unit.name in line]
+    assert res.returncode == 0 and not complaints, res.stdout + res.stderr
+
+
+# ------------------------------------------------------------------ Kubernetes
+
+
+@pytest.fixture(scope="module")
+def oci():
+    return pytest.importorskip("sysfence.formats.oci", reason="sysfence.formats.oci (export_oci) is not there yet")
+
+
+SPO_SPEC = {"defaultAction", "architectures", "listenerPath", "listenerMetadata", "syscalls", "flags"}
+OPS = {"SCMP_CMP_NE", "SCMP_CMP_LT", "SCMP_CMP_LE", "SCMP_CMP_EQ", "SCMP_CMP_GE", "SCMP_CMP_GT", "SCMP_CMP_MASKED_EQ"}
+
+
+def test_k8s_manifest_has_the_operator_shape(rs, oci):
+    m, _ = k8s.seccomp_profile(rs, "python-default", "apps")
+    assert m["apiVersion"] == "security-profiles-operator.x-k8s.io/v1beta1" and m["kind"] == "SeccompProfile"
+    assert m["metadata"]["name"] == "python-default" and m["metadata"]["namespace"] == "apps"
+    assert set(m["spec"]) <= SPO_SPEC and m["spec"]["defaultAction"].startswith("SCMP_ACT_")
+    for entry in m["spec"]["syscalls"]:
+        assert set(entry) <= {"names", "action", "errnoRet", "args"} and entry["names"]
+        assert isinstance(entry.get("errnoRet", 0), int)
+        for a in entry.get("args", []):
+            assert set(a) == {"index", "value", "valueTwo", "op"} and a["op"] in OPS and 0 <= a["index"] <= 5
+    assert "namespace" not in k8s.seccomp_profile(rs, "x")[0]["metadata"]
+
+
+def test_k8s_spec_is_the_oci_profile(rs, oci):
+    spec = k8s.seccomp_profile(rs, "p")[0]["spec"]
+    ref = oci.export_oci(rs)
+    assert spec["defaultAction"] == ref["defaultAction"]
+    assert [e["names"] for e in spec["syscalls"]] == [e["names"] for e in ref["syscalls"]]
+    assert [e["action"] for e in spec["syscalls"]] == [e["action"] for e in ref["syscalls"]]
+
+
+def test_k8s_contains_every_allowed_syscall(rs, oci):
+    spec = k8s.seccomp_profile(rs, "p")[0]["spec"]
+    allowed = {n for e in spec["syscalls"] if e["action"] == "SCMP_ACT_ALLOW" for n in e["names"]}
+    assert set(rs.allowed()) <= allowed
+
+
+def test_k8s_argument_encoding(rs, oci):
+    """runtime-spec / libseccomp order for SCMP_CMP_MASKED_EQ: value = mask, valueTwo = datum."""
+    spec = k8s.seccomp_profile(rs, "p")[0]["spec"]
+    args = [(e["names"], e["action"], a) for e in spec["syscalls"] for a in e.get("args", [])]
+    assert args
+    for _, _, a in args:
+        if a["op"] == "SCMP_CMP_MASKED_EQ":
+            assert a["valueTwo"] & ~a["value"] == 0, a  # the datum lies inside the mask
+    for r in rs.permits:  # conditional allows are plain runtime-spec rules
+        (c,) = r.conditions
+        want = {"index": c.index, "value": c.mask, "valueTwo": c.value, "op": "SCMP_CMP_MASKED_EQ"}
+        assert any(r.syscall in names and act == "SCMP_ACT_ALLOW" and a == want for names, act, a in args), r
+
+
+def test_k8s_yaml_is_the_manifest(rs, oci):
+    yaml = pytest.importorskip("yaml")
+    text = k8s.export_k8s(rs, "python-default", "apps")
+    assert yaml.safe_load(text) == k8s.seccomp_profile(rs, "python-default", "apps")[0]
+
+
+def test_k8s_yaml_structure_without_a_parser(rs, oci):
+    text = k8s.export_k8s(rs, "python-default", "apps")
+    lines = text.splitlines()
+    body = [line for line in lines if not line.startswith("#")]
+    assert body[:2] == ["apiVersion: security-profiles-operator.x-k8s.io/v1beta1", "kind: SeccompProfile"]
+    assert "\t" not in text and all(line == line.rstrip() for line in lines)
+    assert "localhostProfile: operator/apps/python-default.json" in text
+    listed = {m.group(1) for line in body if (m := re.fullmatch(r" {8}- ([a-z0-9_]+)", line))}
+    assert set(rs.allowed()) <= listed
+
+
+def test_kubelet_json_is_the_oci_profile(rs, oci):
+    import json
+
+    assert json.loads(k8s.export_kubelet_json(rs)) == oci.export_oci(rs)
+
+
+def fake_oci(monkeypatch, doc):
+    monkeypatch.setattr(k8s, "_export_oci", lambda rs: doc)
+
+
+def test_k8s_drops_what_the_operator_does_not_know_and_says_so(monkeypatch):
+    fake_oci(monkeypatch, {
+        "defaultAction": "SCMP_ACT_ERRNO", "defaultErrnoRet": 38, "architectures": ["SCMP_ARCH_X86_64"],
+        "syscalls": [
+            {"names": ["read"], "action": "SCMP_ACT_ALLOW", "comment": "x", "includes": {}},
+            {"names": ["ioctl"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1,
+             "args": [{"index": 1, "value": 0xFFFFFFFF, "op": "SCMP_CMP_MASKED_EQ", "valueTwo": 0x5412}]},
+            {"names": ["x"], "action": "SCMP_ACT_ALLOW", "args": [{"index": 0, "value": 1 << 63, "op": "SCMP_CMP_EQ"}]},
+        ],
+    })
+    m, notes = k8s.seccomp_profile(_rs([Rule("read", ALLOW)]), "p")
+    assert "defaultErrnoRet" not in m["spec"]
+    assert m["spec"]["syscalls"][0] == {"names": ["read"], "action": "SCMP_ACT_ALLOW"}
+    assert m["spec"]["syscalls"][1]["args"] == [{"index": 1, "value": 0xFFFFFFFF, "valueTwo": 0x5412, "op": "SCMP_CMP_MASKED_EQ"}]
+    assert m["spec"]["syscalls"][2]["args"][0]["valueTwo"] == 0
+    text = "\n".join(notes)
+    assert "defaultErrnoRet 38" in text and "2**63" in text and "ENOSYS" in text
+
+
+@pytest.mark.parametrize("name, namespace", [("Bad_Name", None), ("ok", "Bad.NS"), ("-x", None), ("a" * 254, None)])
+def test_k8s_refuses_invalid_names(name, namespace):
+    with pytest.raises(ValueError, match="Kubernetes"):
+        k8s.seccomp_profile(_rs([Rule("read", ALLOW)]), name, namespace)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(), st.text(max_size=100))  # YAML limits implicit keys to 1024 characters; ours are fixed names
+def test_yaml_scalars_read_back_unchanged(s, key):
+    yaml = pytest.importorskip("yaml")
+    assert yaml.safe_load(f"k: {k8s._scalar(s)}\n{k8s._scalar(key)}: 1\n") == {"k": s, key: 1}
+
+
+@pytest.mark.parametrize("s", ["yes", "No", "on", "OFF", "y", "null", "~", "", "1", "0x10", "1e3", "-", "a: b", "#x",
+                               "@x", "*x", "&x", "!x", "%x", "|", ">", "'", '"', "x #y", " x", "2001-01-01", ".inf"])
+def test_yaml_ambiguous_words_are_quoted(s):
+    assert k8s._scalar(s).startswith('"')
