@@ -126,7 +126,7 @@ def test_deny_in_a_later_layer_beats_an_earlier_grant(tmp_path):
 
 
 def test_guards_survive_any_grant():
-    rs = _rs("capabilities = ['terminal']\nallow = ['ioctl']")
+    rs = _rs("capabilities = ['device-control']\nallow = ['ioctl']")
     assert rs.decide("ioctl", TIOCSTI_ARGS) == EPERM
 
 

@@ -52,6 +52,7 @@ class Action:
         return str(self.kind.value)
 
 
+_ALL = 0xFFFFFFFFFFFFFFFF
 ALLOW = Action(Kind.ALLOW)
 EPERM = Action(Kind.ERRNO, _errno.EPERM)
 ENOSYS = Action(Kind.ERRNO, _errno.ENOSYS)
@@ -234,6 +235,24 @@ class RuleSet:
                 # allowed there only through permits: ours must be the same permits or fewer, and no base allow
                 if not self.base[s].action.denies or not conds(self, s, False) <= conds(active, s, False):
                     problems.append(s)
+            elif self.base[s].action.denies:
+                # ours allows only through permits: none of them may reach a call their guards refuse
+                if not all(_disjoint(p, g) for p in conds(self, s, False) for g in conds(active, s, True)):
+                    problems.append(f"{s} (drops argument checks)")
             elif not conds(active, s, True) <= conds(self, s, True):
                 problems.append(f"{s} (drops argument checks)")
         return problems
+
+
+def _disjoint(a: Rule, b: Rule) -> bool:
+    """True when no call can match both rules: some argument must equal incompatible values (conservative:
+    False whenever that cannot be shown with eq/masked_eq conditions)."""
+    eq = (Op.EQ, Op.MASKED_EQ)
+    for c in a.conditions:
+        for d in b.conditions:
+            if c.index == d.index and c.op in eq and d.op in eq:
+                mc = c.mask if c.op is Op.MASKED_EQ else _ALL
+                md = d.mask if d.op is Op.MASKED_EQ else _ALL
+                if (c.value ^ d.value) & mc & md:
+                    return True
+    return False
