@@ -1,7 +1,7 @@
 #!/bin/sh
 # Set up sysfence on Debian/Ubuntu: OS packages (only those missing), a virtualenv in .venv, the package.
 #   sh scripts/setup.sh          libseccomp2 + python3-venv, then `pip install .`
-#   sh scripts/setup.sh --test   also gcc and openssl (C probes, test certificates) and the test extras
+#   sh scripts/setup.sh --test   also gcc and libc6-dev (the tests compile C probes) and the test extras
 set -eu
 cd "$(dirname "$0")/.."
 pkgs="libseccomp2 python3-venv"
