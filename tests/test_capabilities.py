@@ -962,7 +962,7 @@ spec(
     prep=(_MEM_PREP, """
         # a segment made before the filter (exec-memory has shmat but not shmget), attached once and marked
         # for removal, so it goes away with the process; Linux still lets a marked segment be attached
-        _shm = raw("shmget", 0, 4096, 0o1600)[0]
+        _shm = raw("shmget", 0, 4096, 0o1700)[0]
         assert raw("shmat", _shm, 0, 0)[0] > 0 and raw("shmctl", _shm, 0, 0)[0] == 0
     """),
     probe=(_code1, """
@@ -2477,7 +2477,7 @@ _SHM_PREP = """
         return _perms(addr) if addr > 0 else _res(addr, err)
 """
 _SHM_PROBE = """
-    _shm = raw("shmget", 0, 4096, 0o1600)[0]
+    _shm = raw("shmget", 0, 4096, 0o1700)[0]
     out["shmat(0)"] = _shmat(_shm, 0)
     out["shmat(SHM_EXEC)"] = _shmat(_shm, 0o100000)
     out["shmat(SHM_EXEC|SHM_RDONLY|1<<32)"] = _shmat(_shm, 0o110000 | (1 << 32))
