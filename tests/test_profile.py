@@ -119,6 +119,14 @@ def test_grant_in_a_later_layer_beats_an_earlier_deny(tmp_path):
     assert profile.load(str(tmp_path / "child.toml")).ruleset().decide("write") == ALLOW
 
 
+def test_argument_limited_grant_in_a_later_layer_beats_an_earlier_deny(tmp_path):
+    (tmp_path / "base.toml").write_text("capabilities = ['runtime']\ndeny = ['socket']\n[action]\nsocketpair = 'kill-process'\n")
+    (tmp_path / "child.toml").write_text("extends = 'base.toml'\ncapabilities = ['net-client', 'unix-sockets']\n")
+    rs = profile.load(str(tmp_path / "child.toml")).ruleset()
+    assert rs.decide("socket", (2, 1, 0, 0, 0, 0)) == ALLOW and rs.decide("socket", (17, 3, 0, 0, 0, 0)) == EPERM
+    assert rs.decide("socketpair", (1, 1, 0, 0, 0, 0)) == ALLOW and rs.decide("socketpair", (2, 1, 0, 0, 0, 0)) == EPERM
+
+
 def test_deny_in_a_later_layer_beats_an_earlier_grant(tmp_path):
     (tmp_path / "child.toml").write_text("extends = 'default'\ndeny = ['getcwd']\n")
     rs = profile.load(str(tmp_path / "child.toml")).ruleset()

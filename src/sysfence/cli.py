@@ -255,8 +255,9 @@ def _show_profile(prof: Any, as_json: bool) -> int:
     table = syscalls.table()
     arch = syscalls.arch_name(syscalls.native_arch())
     groups: dict[tuple[str, str], list[str]] = {}
+    allowed_set = set(rs.allowed())
     for s, d in sorted(prof.decisions.items()):
-        allowed = s in rs.allowed()
+        allowed = s in allowed_set
         key = ("allowed" if allowed else "denied", d.source if allowed or d.source != "default" else "default")
         groups.setdefault(key, []).append(s)
     out_groups: list[dict[str, Any]] = []

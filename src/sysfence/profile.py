@@ -260,6 +260,14 @@ def resolve(layers: list[tuple[Layer, dict[str, str]]]) -> Profile:
         base[s] = Decision(ALLOW, source, reason)
         permits.pop(s, None)
 
+    def permit(r: Rule) -> None:
+        d = base.get(r.syscall)
+        if _allowed(d):
+            return  # granted outright already: the argument-limited grant is moot
+        if d is not None:
+            del base[r.syscall]  # a grant replaces an earlier denial; the other calls get the default again
+        permits.setdefault(r.syscall, []).append(r)
+
     for layer, layer_meta in layers:
         meta.update(layer_meta)
         default = layer.default_action or default
@@ -269,8 +277,7 @@ def resolve(layers: list[tuple[Layer, dict[str, str]]]) -> Profile:
             for s in cap.syscalls:
                 grant(s, f"capability:{c}", cap.description)
             for r in cap.permits:
-                if not _allowed(base.get(s := r.syscall)):
-                    permits.setdefault(s, []).append(r)
+                permit(r)
             for r in cap.guards:
                 guards.setdefault(r.syscall, []).append(r)
         for s in layer.allow:
@@ -278,8 +285,8 @@ def resolve(layers: list[tuple[Layer, dict[str, str]]]) -> Profile:
         for r in layer.rules:
             if r.action.denies:
                 guards.setdefault(r.syscall, []).append(r)
-            elif not _allowed(base.get(r.syscall)):
-                permits.setdefault(r.syscall, []).append(r)
+            else:
+                permit(r)
         for s, act, reason in layer.deny:
             base[s] = Decision(act, "deny", reason or f"denied by {layer.source}")
             permits.pop(s, None)

@@ -210,7 +210,8 @@ class RuleSet:
         )
 
     def denied(self) -> list[str]:
-        return sorted(s for s in self.base if s not in set(self.allowed()))
+        allowed = set(self.allowed())
+        return sorted(s for s in self.base if s not in allowed)
 
     @property
     def rule_count(self) -> int:
