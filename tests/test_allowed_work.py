@@ -870,7 +870,7 @@ def test_misc_stdlib(tmp_path):
         print("pwd", pwd.getpwuid(os.getuid()).pw_uid == os.getuid(), grp.getgrgid(os.getgid()).gr_gid == os.getgid())
         print("platform", platform.platform().startswith("Linux"), bool(platform.machine()), bool(platform.libc_ver()[0]))
         print("uname", os.uname().sysname, os.cpu_count() > 0, len(os.sched_getaffinity(0)) > 0, os.getloadavg()[0] >= 0)
-        print("ids", os.getppid() > 0, os.getpgrp() > 0, os.getsid(0) > 0, isinstance(os.getgroups(), list))
+        print("ids", os.getppid() > 0, os.getpgrp() >= 0, os.getsid(0) >= 0, isinstance(os.getgroups(), list))
         os.nice(0)
         print("priority", os.getpriority(os.PRIO_PROCESS, 0) >= -20)
 
