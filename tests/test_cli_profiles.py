@@ -126,4 +126,5 @@ def test_run_refuses_profiles_that_cannot_exec():
     r = sysfence_cli("run", "--profile", "strict", "--", "true")
     assert r.returncode == 125
     assert r.stderr.strip() == ("sysfence: error: profile 'strict' denies execve, so no program can be started "
-                                "under it; call sysfence.enable('strict') inside the program instead")
+                                "under it; call sysfence.enable('strict') inside the program, or start a Python "
+                                "program with SYSFENCE_PROFILE=strict python ...")

@@ -36,11 +36,17 @@ def _parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="apply a profile to this process, then exec COMMAND", description=(
         "Apply the profile (default: the embedded default profile) and exec COMMAND. Exit status is COMMAND's; "
         "125 if sysfence fails first, 126 if COMMAND cannot be executed, 127 if it is not found."))
-    run.add_argument("--profile", default="default", metavar="NAME|PATH", help="built-in name, TOML or OCI JSON file")
+    run.add_argument("--profile", metavar="NAME|PATH", help="store or built-in name, TOML or OCI JSON file "
+                     "(default: SYSFENCE_PROFILE, the project file, the system policy, else 'default')")
     run.add_argument("--cap", action="append", default=[], metavar="CAPABILITY", help="also grant a capability")
     run.add_argument("--allow", action="append", default=[], metavar="SYSCALL", help="also allow SYSCALL (repeatable)")
     run.add_argument("--deny", action="append", default=[], metavar="SYSCALL", help="deny SYSCALL with EPERM")
+    run.add_argument("--action", action="append", default=[], metavar="[SYSCALL=]ACTION",
+                     help="action for every syscall the profile does not allow, or for one SYSCALL: errno, an "
+                     "errno name (EACCES), kill-process, kill-thread, trap, log, allow")
     run.add_argument("--required", action="store_true", help="fail (exit 125) rather than run unfiltered")
+    run.add_argument("--no-filter", action="store_true", help="run COMMAND without a filter (debugging; "
+                     "refused under a mandatory system profile)")
     run.add_argument("command", nargs=argparse.REMAINDER, metavar="-- COMMAND [ARG...]")
 
     st = sub.add_parser("status", help="kernel support, libseccomp, and this process's seccomp state")
@@ -118,24 +124,25 @@ def _write(text: str, path: str | None) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from . import capabilities
-    from . import profile as _profile
-    from .enforce import State, enable
+    from . import policy
+    from .enforce import State, apply
 
     cmd = args.command[1:] if args.command[:1] == ["--"] else args.command
     if not cmd:
         _err("error: run needs a command: sysfence run [options] -- COMMAND [ARG...]")
         return 2
     try:
-        _profile.check_names(args.allow, "--allow")
-        _profile.check_names(args.deny, "--deny")
-        for c in args.cap:
-            capabilities.get(c, "--cap")
+        flags = policy.Settings(
+            "command line", args.profile, "--profile" if args.profile else "",
+            policy.overrides("command line", args.cap, args.allow, args.deny, args.action),
+            True if args.required else None, "--required", "--no-filter" if args.no_filter else "",
+        )
     except SysfenceError as exc:
         _err(f"error: {exc}")
         return 2
-    st = enable(args.profile, required=args.required, allow=args.allow, deny=args.deny, capabilities=args.cap,
-                _need=("execve",))
+    pol = policy.system()
+    layers = [policy.BUILTIN, pol.settings, policy.project(), policy.environment(), flags]
+    st = apply([s for s in layers if s is not None], pol.mandatory, "run", need=("execve",))
     if st.state is State.UNAVAILABLE:
         _err(f"warning: {st.reason}; running {cmd[0]} WITHOUT a seccomp filter (use --required to refuse)")
     try:

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import enum
 import errno
-import os
 import sys
 import threading
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import kernel
 from .errors import EnforcementError, LibseccompMissing, LooseningError, ProfileError, SysfenceError, UnavailableError
+
+if TYPE_CHECKING:
+    from .policy import Mandatory, Settings
+    from .profile import Profile
 
 _lock = threading.Lock()
 _active: list[Any] = []  # RuleSets this process loaded, oldest first
@@ -49,27 +53,6 @@ class Status:
         if self.state is State.ENFORCING and self.profile:
             return f"enforcing profile {self.profile!r} ({self.rules} rules, libseccomp {self.libseccomp})"
         return f"{self.state.value}: {self.reason}"
-
-
-def _flag(var: str, on: set[str], off: set[str]) -> bool | None:
-    raw = os.environ.get(var)
-    if raw is None or raw.strip() == "":
-        return None
-    v = raw.strip().lower()
-    if v in on:
-        return True
-    if v in off:
-        return False
-    raise SysfenceError(f"environment variable {var}={raw!r} is not valid: use one of {', '.join(sorted(on | off))}")
-
-
-def env_disabled() -> bool:
-    """SYSFENCE=off (or 0/false/no) disables enforcement for debugging."""
-    return _flag("SYSFENCE", {"on", "1", "true", "yes"}, {"off", "0", "false", "no"}) is False
-
-
-def env_required() -> bool:
-    return bool(_flag("SYSFENCE_REQUIRED", {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}))
 
 
 def _lib_version() -> str:
@@ -119,46 +102,70 @@ def status() -> Status:
             proc.filters,
             proc.no_new_privs,
         )
+    from . import policy
+
     try:
-        off = env_disabled()
+        off = policy.env_controls().disable
     except SysfenceError:
-        off = False  # enable() reports the invalid value; status() only observes
+        off = ""  # enable() reports the invalid value; status() only observes
     if off:
-        return Status(State.DISABLED, "SYSFENCE=off", libseccomp=ver, no_new_privs=proc.no_new_privs)
+        return Status(State.DISABLED, off, libseccomp=ver, no_new_privs=proc.no_new_privs)
     if not ver:
         return Status(State.UNAVAILABLE, "libseccomp.so.2 is not installed", no_new_privs=proc.no_new_privs)
     return Status(State.DISABLED, "no filter loaded yet", libseccomp=ver, no_new_privs=proc.no_new_privs)
 
 
 def enable(
-    profile: str = "default",
+    profile: str | Profile | None = None,
     *,
     required: bool = False,
-    allow: list[str] | tuple[str, ...] = (),
-    deny: list[str] | tuple[str, ...] = (),
-    capabilities: list[str] | tuple[str, ...] = (),
+    allow: Sequence[str] = (),
+    deny: Sequence[str] = (),
+    capabilities: Sequence[str] = (),
+    actions: Sequence[str] = (),
     _need: tuple[str, ...] = (),
 ) -> Status:
     """Filter this process and every thread and child it has or will have.
 
-    Off Linux, without seccomp or without libseccomp this is a no-op that says why in the returned Status --
-    unless `required` (or SYSFENCE_REQUIRED=1), in which case UnavailableError is raised.  SYSFENCE=off
-    disables enforcement (said once on stderr); combined with `required` it is an error.  A second call
-    stacks another filter only if its profile allows nothing the active one denies (the kernel intersects
-    filters, so a looser one could never take effect): the same policy again is a no-op; a looser one raises
-    LooseningError.  ProfileError for invalid profiles; nothing is loaded unless everything compiled.
+    `profile` is a name (system store first, then built-in), a path, or a Profile; None means the system's
+    default (policy.toml `profile`, else the embedded default). `actions` takes ACTION or SYSCALL=ACTION, as
+    `sysfence run --action` does. Off Linux, without seccomp or without libseccomp this is a no-op that says
+    why in the returned Status -- unless `required` (or SYSFENCE_REQUIRED=1), in which case UnavailableError
+    is raised. SYSFENCE=off disables enforcement (said once on stderr); combined with `required` it is an
+    error. A mandatory profile in the system policy is loaded first and cannot be loosened (LooseningError).
+    A second call stacks another filter only if its profile allows nothing the active one denies: the same
+    policy again is a no-op; a looser one raises LooseningError. ProfileError for invalid profiles; nothing
+    is loaded unless everything compiled.
     """
+    from . import policy
+
+    pol = policy.system()
+    where = "sysfence.enable()"
+    api = policy.Settings(
+        where, profile, "",
+        policy.overrides(where, capabilities, allow, deny, actions,
+                         {"caps": "capabilities=", "allow": "allow=", "deny": "deny=", "action": "actions="}),
+        True if required else None, f"{where}: required=True",
+    )
+    return apply([policy.BUILTIN, pol.settings, policy.env_controls(), api], pol.mandatory, "python", need=_need)
+
+
+def apply(layers: Sequence[Settings], mandatory: Mandatory | None, scope: str, need: Sequence[str] = ()) -> Status:
+    """Decide from the settings layers (policy.py) and load the filters they call for."""
+    from . import policy
+
     global _warned_off
-    required = required or env_required()
-    if env_disabled():
-        if required:
-            raise UnavailableError(
-                "SYSFENCE=off conflicts with required enforcement (SYSFENCE_REQUIRED or required=True)"
-            )
+    req = policy.required(layers, mandatory, scope)
+    off = policy.disabled(layers, mandatory, scope)
+    if off:
+        if req:
+            raise UnavailableError(f"{off} conflicts with required enforcement (SYSFENCE_REQUIRED or required=True)")
         if not _warned_off:
             _warned_off = True
-            print("sysfence: SYSFENCE=off: seccomp filtering is DISABLED (debugging)", file=sys.stderr)
-        return status()
+            print(f"sysfence: {off}: seccomp filtering is DISABLED (debugging)", file=sys.stderr)
+        st = status()
+        return st if st.state is not State.DISABLED else Status(State.DISABLED, off, libseccomp=st.libseccomp,
+                                                                  no_new_privs=st.no_new_privs)
     reason = kernel.unsupported_reason()
     error: type[UnavailableError] = UnavailableError
     if reason is None:
@@ -169,29 +176,38 @@ def enable(
         except LibseccompMissing as exc:
             reason, error = str(exc), LibseccompMissing
     if reason is not None:
-        if required:
+        if req:
             raise error(f"seccomp enforcement required but unavailable: {reason}")
         return Status(State.UNAVAILABLE, reason)
-
+    planned = policy.plan(layers, mandatory, scope)
+    for i, prof in enumerate(planned.profiles):
+        last = i == len(planned.profiles) - 1
+        _load(prof, need, skip_if_active=not last)
     from . import capabilities as _capabilities
-    from . import compiler
-    from . import profile as _profile
 
-    prof = _profile.load(profile) if isinstance(profile, str) else profile
-    if allow or deny or capabilities:
-        prof = _profile.with_overrides(prof, list(allow), list(deny), list(capabilities))
+    top = planned.profiles[-1]
+    for cap in top.dangerous:
+        print(f"sysfence: warning: profile {top.name!r} grants the dangerous capability {cap!r}: "
+              f"{_capabilities.get(cap, top.source).description}", file=sys.stderr)
+    return _enforcing()
+
+
+def _load(prof: Profile, need: Sequence[str], skip_if_active: bool = False) -> None:
+    from . import compiler
+
+    global _filters_loaded
     rs = prof.ruleset()
-    refused = [s for s in _need if rs.decide(s).denies]
+    refused = [s for s in need if rs.decide(s).denies]
     if refused:
         raise ProfileError(
             f"profile {prof.name!r} denies {', '.join(refused)}, so no program can be started under it; "
-            f"call sysfence.enable({prof.name!r}) inside the program instead"
+            f"call sysfence.enable({prof.name!r}) inside the program, or start a Python program with "
+            f"SYSFENCE_PROFILE={prof.name} python ..."
         )
-    global _filters_loaded
     with _lock:
         if _active:
-            if rs == _active[-1]:
-                return _enforcing()
+            if rs == _active[-1] or (skip_if_active and rs in _active):
+                return
             loose = rs.loosens(_active[-1])
             if loose:
                 raise LooseningError(
@@ -212,10 +228,6 @@ def enable(
             raise EnforcementError(f"loading the filter failed: {exc.strerror}") from None
         _active.append(rs)
         _filters_loaded = before + 1
-    for cap in prof.dangerous:
-        print(f"sysfence: warning: profile {prof.name!r} grants the dangerous capability {cap!r}: "
-              f"{_capabilities.get(cap, prof.source).description}", file=sys.stderr)
-    return _enforcing()
 
 
 def _seccomp_nr() -> int:

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from . import _schema, capabilities, syscalls
-from .errors import ProfileError
+from .errors import ProfileError, SysfenceError
 from .rules import ALLOW, ENOSYS, EPERM, Action, Kind, Rule, RuleSet
 
 TOP_KEYS = {
@@ -108,36 +108,79 @@ def is_path(name_or_path: str) -> bool:
     return "/" in name_or_path or name_or_path.endswith((".toml", ".json"))
 
 
-def load(name_or_path: str, _chain: tuple[str, ...] = ()) -> Profile:
-    """A built-in profile by name, or a file by path (anything containing '/' or ending in .toml/.json)."""
-    return resolve(_layers(name_or_path, _chain))
+BUILTIN_PREFIX = "builtin:"
 
 
-def parse(data: bytes, source: str) -> Profile:
+def load(name_or_path: str, _chain: tuple[str, ...] = (), *, trust: frozenset[int] | None = None) -> Profile:
+    """A profile by name or by path (anything containing '/' or ending in .toml/.json).
+
+    Names are looked up in the system store first (/etc/sysfence/profiles, see store.py), then among the
+    built-in profiles; "builtin:NAME" skips the store. With `trust`, files given by path are read only if
+    they and their directories are owned by one of those uids and writable by nobody else (project files).
+    """
+    return resolve(_layers(name_or_path, _chain, trust))
+
+
+def parse(data: bytes, source: str, *, trust: frozenset[int] | None = None) -> Profile:
     """Parse and resolve one TOML document (its `extends` are loaded as needed)."""
-    return resolve(_parse_layers(data, source, (source,)))
+    return resolve(_parse_layers(data, source, (source,), trust))
 
 
-def _layers(name_or_path: str, chain: tuple[str, ...]) -> list[tuple[Layer, dict[str, str]]]:
+def _read(path: str, trust: frozenset[int] | None) -> bytes:
+    if trust is None:
+        return read_file(path)
+    from . import store
+
+    try:
+        return store.read_trusted(os.path.abspath(path), trust)
+    except store.NotInStore:
+        raise ProfileError(f"{path}: cannot read profile: No such file or directory") from None
+    except OSError as exc:
+        raise ProfileError(f"{path}: cannot read profile: {exc.strerror}") from None
+
+
+def _layers(name_or_path: str, chain: tuple[str, ...], trust: frozenset[int] | None = None
+            ) -> list[tuple[Layer, dict[str, str]]]:
     if name_or_path in chain:
         raise ProfileError(f"{chain[-1]}: extends cycle: {' -> '.join(chain + (name_or_path,))}")
     if len(chain) > 8:
         raise ProfileError(f"{chain[-1]}: extends chain deeper than 8 profiles")
-    if is_path(name_or_path):
-        data = read_file(name_or_path)
+    if is_path(name_or_path) and not name_or_path.startswith(BUILTIN_PREFIX):
+        data = _read(name_or_path, trust)
         if name_or_path.endswith(".json"):
             from .formats import oci
 
             rs = oci.import_oci(data, name_or_path)
             name = rs.name or os.path.basename(name_or_path).removesuffix(".json")
             return [(_layer_from_ruleset(rs, name_or_path), {"name": name, "description": rs.description})]
-        return _parse_layers(data, name_or_path, chain + (name_or_path,))
-    if name_or_path not in builtin_names():
-        close = difflib.get_close_matches(name_or_path, builtin_names(), n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else f"; built-in profiles: {', '.join(builtin_names())}"
+        return _parse_layers(data, name_or_path, chain + (name_or_path,), trust)
+    if not name_or_path.startswith(BUILTIN_PREFIX):
+        from . import store
+
+        try:
+            found = store.lookup(name_or_path)
+        except (SysfenceError, OSError) as exc:
+            raise ProfileError(f"profile {name_or_path!r}: {getattr(exc, 'strerror', None) or exc}") from None
+        if found is not None:
+            data, path = found
+            return _parse_layers(data, path, chain + (name_or_path,), store.TRUSTED_UIDS)
+    name = name_or_path.removeprefix(BUILTIN_PREFIX)
+    if name not in builtin_names():
+        known = sorted(set(builtin_names()) | set(_store_names()))
+        close = difflib.get_close_matches(name, known, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else f"; profiles: {', '.join(known)}"
         raise ProfileError(f"unknown profile {name_or_path!r}{hint}")
-    res = importlib.resources.files(__package__).joinpath("profiles", f"{name_or_path}.toml")
-    return _parse_layers(res.read_bytes(), f"<builtin:{name_or_path}>", chain + (name_or_path,))
+    res = importlib.resources.files(__package__).joinpath("profiles", f"{name}.toml")
+    return _parse_layers(res.read_bytes(), f"<builtin:{name}>", chain + (name_or_path,), None)
+
+
+def _store_names() -> list[str]:
+    from . import store
+
+    try:
+        return [e.name for e in store.entries()]
+    except Exception:  # only for a "did you mean" hint
+        return []
 
 
 MAX_PROFILE_BYTES = 1 << 20
@@ -158,7 +201,8 @@ def read_file(path: str) -> bytes:
     return data
 
 
-def _parse_layers(data: bytes, source: str, chain: tuple[str, ...]) -> list[tuple[Layer, dict[str, str]]]:
+def _parse_layers(data: bytes, source: str, chain: tuple[str, ...], trust: frozenset[int] | None = None
+                  ) -> list[tuple[Layer, dict[str, str]]]:
     try:
         doc = tomllib.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
@@ -172,7 +216,7 @@ def _parse_layers(data: bytes, source: str, chain: tuple[str, ...]) -> list[tupl
         if is_path(parent) and not os.path.isabs(parent) and not source.startswith("<"):
             parent = os.path.join(os.path.dirname(source), parent)
         try:
-            parents = _layers(parent, chain)
+            parents = _layers(parent, chain, trust)
         except ProfileError as exc:
             msg = str(exc)
             raise type(exc)(msg if msg.startswith(source) else f"{source}: extends: {msg}") from None
@@ -181,11 +225,12 @@ def _parse_layers(data: bytes, source: str, chain: tuple[str, ...]) -> list[tupl
         for k in ("name", "description", "table")
         if k in doc
     }
-    meta.setdefault("name", os.path.basename(source).removesuffix(".toml").strip("<>").removeprefix("builtin:"))
-    return parents + [(_layer(doc, source), meta)]
+    meta.setdefault("name", os.path.basename(source).removesuffix(".toml").strip("<>").removeprefix(BUILTIN_PREFIX))
+    return parents + [(layer_from_doc(doc, source), meta)]
 
 
-def _layer(doc: dict[str, Any], source: str) -> Layer:
+def layer_from_doc(doc: dict[str, Any], source: str) -> Layer:
+    """The grant/deny/rule/action keys of a profile-shaped table (profiles, project files, the system policy)."""
     caps = doc.get("capabilities", [])
     if not isinstance(caps, list) or not all(isinstance(c, str) for c in caps):
         raise ProfileError(f"{source}: capabilities must be an array of capability names")
@@ -362,7 +407,12 @@ def with_overrides(
     if both:
         raise ProfileError(f"{where}: {sorted(both)[0]!r} is both allowed and denied")
     layer = Layer(where, tuple(caps), tuple(allow), tuple((s, EPERM, f"denied on the {where}") for s in deny))
-    return replace(resolve(_with_meta(prof) + [(layer, {})]), source=prof.source)
+    return extend(prof, [layer])
+
+
+def extend(prof: Profile, layers: list[Layer]) -> Profile:
+    """The profile with more layers on top (settings from the project file, environment or flags)."""
+    return replace(resolve(_with_meta(prof) + [(layer, {}) for layer in layers]), source=prof.source)
 
 
 def _with_meta(prof: Profile) -> list[tuple[Layer, dict[str, str]]]:
