@@ -84,6 +84,16 @@ def _parser() -> argparse.ArgumentParser:
                     "(default: Docker's default container set, without CAP_SYS_ADMIN)")
     im.add_argument("--kernel", metavar="VERSION", help="kernel version for minKernel (default: running kernel)")
 
+    ins = sub.add_parser("install", help="validate a TOML profile and install it in the system store (root)",
+                         description="Validate (parse and compile) a TOML profile, then write it root:root 0644 "
+                         "into the store's profile directory atomically. Store profiles shadow built-ins.")
+    ins.add_argument("file", metavar="PROFILE.toml")
+    ins.add_argument("--name", help="store name (default: the file name without .toml)")
+    un = sub.add_parser("uninstall", help="remove a profile from the system store (root)")
+    un.add_argument("name")
+    ls = sub.add_parser("list", help="built-in and installed profiles, where each comes from, and the policy")
+    ls.add_argument("--json", action="store_true")
+
     ck = sub.add_parser("check", help="validate a profile (parse and compile; load nothing)")
     ck.add_argument("profile", metavar="NAME|PATH")
     ck.add_argument("--json", action="store_true")
@@ -94,7 +104,8 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     handler = {
         "run": _run, "status": _status, "show": _show, "explain": _explain, "diff": _diff,
-        "export": _export, "import": _import, "check": _check,
+        "export": _export, "import": _import, "check": _check, "install": _install, "uninstall": _uninstall,
+        "list": _list,
     }[args.cmd]
     try:
         return handler(args)
@@ -133,7 +144,7 @@ def _run(args: argparse.Namespace) -> int:
         return 2
     try:
         flags = policy.Settings(
-            "command line", args.profile, "--profile" if args.profile else "",
+            "command line", args.profile, f"--profile {args.profile}" if args.profile else "",
             policy.overrides("command line", args.cap, args.allow, args.deny, args.action),
             True if args.required else None, "--required", "--no-filter" if args.no_filter else "",
         )
@@ -183,6 +194,7 @@ def _status(args: argparse.Namespace) -> int:
         data["process"] = {"seccomp": mode, "filters": proc.filters, "no_new_privs": proc.no_new_privs}
     data["state"] = st.state.value
     data["reason"] = st.reason
+    data["configuration"] = _configuration()
     if args.json:
         _print_json(data)
         return 0
@@ -197,7 +209,36 @@ def _status(args: argparse.Namespace) -> int:
     if "process" in data:
         p = data["process"]
         print(f"this process: seccomp {p['seccomp']}, {p['filters']} filter(s), NoNewPrivs {int(p['no_new_privs'])}")
+    c = data["configuration"]
+    if "error" in c:
+        print(f"configured:  error: {c['error']}")
+    else:
+        how = "disabled by " + c["disabled"] if c["disabled"] else f"profile {c['profile']!r} ({c['chosen_by']})"
+        print(f"configured:  {how}; required: {'yes' if c['required'] else 'no'}; store: {c['store']}")
+        if c["mandatory"]:
+            m = c["mandatory"]
+            print(f"mandatory:   {m['profile']!r} for {', '.join(m['applies_to'])} ({m['where']})")
     return 0
+
+
+def _configuration() -> dict[str, Any]:
+    """What `sysfence run` would apply here and why (nothing is loaded)."""
+    from . import policy, store
+
+    try:
+        pol = policy.system()
+        layers = [s for s in (policy.BUILTIN, pol.settings, policy.project(), policy.environment()) if s is not None]
+        plan = policy.plan(layers, pol.mandatory, "run")
+    except SysfenceError as exc:
+        return {"error": str(exc)}
+    m = pol.mandatory
+    return {
+        "profile": plan.profiles[-1].name, "chosen_by": plan.chosen_by, "required": plan.required,
+        "disabled": plan.disabled, "store": store.root(),
+        "layers": [s.where for s in layers],
+        "mandatory": {"profile": m.profile, "applies_to": sorted(m.applies_to), "where": m.where,
+                      "required": m.required} if m else None,
+    }
 
 
 # ------------------------------------------------------------------ show / explain / diff / check
@@ -414,6 +455,79 @@ def _check(args: argparse.Namespace) -> int:
     if prof.dangerous:
         print(f"warning: grants dangerous capabilities: {', '.join(prof.dangerous)}")
     return 0
+
+
+# ------------------------------------------------------------------ store
+
+
+def _install(args: argparse.Namespace) -> int:
+    import tomllib
+
+    from . import compiler, store
+    from . import profile as _profile
+    from .errors import LibseccompMissing
+
+    name = store.check_name(args.name or os.path.basename(args.file).removesuffix(".toml"), "--name")
+    if not args.file.endswith(".toml"):
+        raise SysfenceError(f"{args.file}: install takes a TOML profile (convert OCI JSON with sysfence import)")
+    data = _profile.read_file(args.file)
+    prof = _profile.parse(data, args.file)
+    parent = tomllib.loads(data.decode()).get("extends", "")
+    if _profile.is_path(parent) and not os.path.isabs(parent):
+        raise SysfenceError(f"{args.file}: extends = {parent!r}: a relative path would mean another file once "
+                            "installed; install that profile too and extend it by name")
+    try:
+        instructions = compiler.compile_ruleset(prof.ruleset()).instructions
+    except LibseccompMissing:
+        instructions = 0
+    path = store.install(data, name)
+    shadows = " (shadows the built-in profile of that name)" if name in _profile.builtin_names() else ""
+    size = f", {instructions} BPF instructions" if instructions else ""
+    print(f"installed {path}: profile {name!r}{shadows}{size}")
+    return 0
+
+
+def _uninstall(args: argparse.Namespace) -> int:
+    from . import store
+
+    print(f"removed {store.uninstall(args.name)}")
+    return 0
+
+
+def _list(args: argparse.Namespace) -> int:
+    from . import policy, store
+    from . import profile as _profile
+
+    installed = store.entries()
+    names = {e.name for e in installed if not e.problem}
+    rows: list[dict[str, Any]] = []
+    for n in _profile.builtin_names():
+        rows.append({"name": n, "source": "built-in", "path": f"<builtin:{n}>", "shadowed": n in names,
+                     "problem": ""})
+    for e in installed:
+        rows.append({"name": e.name, "source": "store", "path": e.path,
+                     "shadowed": False, "problem": e.problem})
+    try:
+        pol = policy.system()
+        m = pol.mandatory
+        pol_data: dict[str, Any] = {
+            "path": store.policy_path(), "profile": pol.settings.profile, "required": pol.settings.required,
+            "mandatory": {"profile": m.profile, "applies_to": sorted(m.applies_to)} if m else None}
+    except SysfenceError as exc:
+        pol_data = {"path": store.policy_path(), "error": str(exc)}
+    if args.json:
+        _print_json({"store": store.root(), "profiles": rows, "policy": pol_data})
+        return 0
+    for r in rows:
+        note = " (shadowed by the store)" if r["shadowed"] else ""
+        note += f"  REFUSED: {r['problem']}" if r["problem"] else ""
+        print(f"{r['name']:<16} {r['source']:<9} {r['path']}{note}")
+    if "error" in pol_data:
+        print(f"policy: REFUSED: {pol_data['error']}")
+    elif pol_data["mandatory"]:
+        md = pol_data["mandatory"]
+        print(f"policy: {pol_data['path']}: mandatory profile {md['profile']!r} for {', '.join(md['applies_to'])}")
+    return 1 if any(r["problem"] for r in rows) or "error" in pol_data else 0
 
 
 # ------------------------------------------------------------------ export / import

@@ -144,7 +144,8 @@ def enable(
     api = policy.Settings(
         where, profile, "",
         policy.overrides(where, capabilities, allow, deny, actions,
-                         {"caps": "capabilities=", "allow": "allow=", "deny": "deny=", "action": "actions="}),
+                         {"caps": "capabilities={}", "allow": "allow={}", "deny": "deny={}",
+                          "action": "actions={}"}),
         True if required else None, f"{where}: required=True",
     )
     return apply([policy.BUILTIN, pol.settings, policy.env_controls(), api], pol.mandatory, "python", need=_need)

@@ -219,27 +219,31 @@ def _actions(specs: Sequence[str], where: str) -> Layer | None:
 
 def overrides(where: str, caps: Sequence[str] = (), allow: Sequence[str] = (), deny: Sequence[str] = (),
               actions: Sequence[str] = (), names: Mapping[str, str] | None = None) -> tuple[Layer, ...]:
-    """Layers for grants, denials and actions given on the command line or in the environment; `names` says
-    what each kind is called there (e.g. SYSFENCE_CAPS), so a refusal names it."""
+    """Layers for grants, denials and actions given on the command line or in the environment. `names` maps
+    each kind to how it is written there ("SYSFENCE_CAPS={}", "--cap {}"), so a refusal quotes it exactly."""
     from . import capabilities
 
-    label = {"caps": "--cap", "allow": "--allow", "deny": "--deny", "action": "--action", **(names or {})}
+    fmt = {"caps": "--cap {}", "allow": "--allow {}", "deny": "--deny {}", "action": "--action {}", **(names or {})}
+
+    def label(kind: str, values: Sequence[str]) -> str:
+        return fmt[kind].format(",".join(values))
+
     for c in caps:
-        capabilities.get(c, f"{where}: {label['caps']}")
-    _profile.check_names(list(allow), f"{where}: {label['allow']}")
-    _profile.check_names(list(deny), f"{where}: {label['deny']}")
+        capabilities.get(c, f"{where}: {label('caps', [c])}")
+    _profile.check_names(list(allow), f"{where}: {fmt['allow'].format('').strip(' =')}")
+    _profile.check_names(list(deny), f"{where}: {fmt['deny'].format('').strip(' =')}")
     both = set(allow) & set(deny)
     if both:
-        raise ProfileError(f"{where}: {sorted(both)[0]!r} is both allowed ({label['allow']}) and denied "
-                           f"({label['deny']})")
+        s = sorted(both)[0]
+        raise ProfileError(f"{where}: {s!r} is both allowed ({label('allow', [s])}) and denied ({label('deny', [s])})")
     out: list[Layer] = []
     if caps:
-        out.append(Layer(label["caps"], capabilities=tuple(caps)))
+        out.append(Layer(label("caps", caps), capabilities=tuple(caps)))
     if allow:
-        out.append(Layer(label["allow"], allow=tuple(allow)))
+        out.append(Layer(label("allow", allow), allow=tuple(allow)))
     if deny:
-        out.append(Layer(label["deny"], deny=tuple((s, EPERM, f"denied by {label['deny']}") for s in deny)))
-    act = _actions(actions, label["action"])
+        out.append(Layer(label("deny", deny), deny=tuple((s, EPERM, f"denied by {label('deny', [s])}") for s in deny)))
+    act = _actions(actions, label("action", actions))
     if act is not None:
         out.append(act)
     return tuple(out)
@@ -266,9 +270,11 @@ def environment(env: Mapping[str, str] | None = None) -> Settings:
     lists = {key: _words(env.get(var, "")) for var, key in ENV_LISTS.items()}
     layers = overrides(
         "environment", lists["capabilities"], lists["allow"], lists["deny"], _words(env.get("SYSFENCE_ACTION", "")),
-        {"caps": "SYSFENCE_CAPS", "allow": "SYSFENCE_ALLOW", "deny": "SYSFENCE_DENY", "action": "SYSFENCE_ACTION"},
+        {"caps": "SYSFENCE_CAPS={}", "allow": "SYSFENCE_ALLOW={}", "deny": "SYSFENCE_DENY={}",
+         "action": "SYSFENCE_ACTION={}"},
     )
-    return replace(env_controls(env), profile=prof, profile_from="SYSFENCE_PROFILE" if prof else "", layers=layers)
+    return replace(env_controls(env), profile=prof, profile_from=f"SYSFENCE_PROFILE={prof}" if prof else "",
+                   layers=layers)
 
 
 def env_controls(env: Mapping[str, str] | None = None) -> Settings:
@@ -314,7 +320,7 @@ def _load(name: str | Profile, s: Settings) -> Profile:
         return _profile.load(name, trust=s.trust)
     except ProfileError as exc:
         msg = str(exc)
-        named = msg.startswith((s.profile_from, str(name)))  # already says where
+        named = msg.startswith((s.profile_from.split("=")[0].split(" ")[0], str(name)))  # already says where
         raise type(exc)(msg if named else f"{s.profile_from}: {msg}") from None
 
 

@@ -71,9 +71,11 @@ def _check(st: os.stat_result, path: str, kind: str, trusted: frozenset[int]) ->
     if st.st_uid not in trusted:
         owners = " or ".join(f"uid {u}" for u in sorted(trusted))
         raise UntrustedError(f"{path}: untrusted {kind}: owned by uid {st.st_uid}, not {owners} ({_who(st)})")
+    if kind == "directory" and mode & stat.S_ISVTX:
+        return  # sticky (like /tmp): others may add entries but never replace or remove this walk's next one
     if mode & stat.S_IWGRP:
         raise UntrustedError(f"{path}: untrusted {kind}: group-writable ({_who(st)})")
-    if mode & stat.S_IWOTH and not (kind == "directory" and mode & stat.S_ISVTX):
+    if mode & stat.S_IWOTH:
         raise UntrustedError(f"{path}: untrusted {kind}: world-writable ({_who(st)})")
 
 
