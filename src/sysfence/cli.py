@@ -147,6 +147,7 @@ def _run(args: argparse.Namespace) -> int:
             "command line", args.profile, f"--profile {args.profile}" if args.profile else "",
             policy.overrides("command line", args.cap, args.allow, args.deny, args.action),
             True if args.required else None, "--required", "--no-filter" if args.no_filter else "",
+            profile_key="--profile",
         )
     except SysfenceError as exc:
         _err(f"error: {exc}")
@@ -515,9 +516,10 @@ def _list(args: argparse.Namespace) -> int:
             "mandatory": {"profile": m.profile, "applies_to": sorted(m.applies_to)} if m else None}
     except SysfenceError as exc:
         pol_data = {"path": store.policy_path(), "error": str(exc)}
+    refused = any(r["problem"] for r in rows) or "error" in pol_data
     if args.json:
         _print_json({"store": store.root(), "profiles": rows, "policy": pol_data})
-        return 0
+        return 1 if refused else 0
     for r in rows:
         note = " (shadowed by the store)" if r["shadowed"] else ""
         note += f"  REFUSED: {r['problem']}" if r["problem"] else ""
@@ -527,7 +529,7 @@ def _list(args: argparse.Namespace) -> int:
     elif pol_data["mandatory"]:
         md = pol_data["mandatory"]
         print(f"policy: {pol_data['path']}: mandatory profile {md['profile']!r} for {', '.join(md['applies_to'])}")
-    return 1 if any(r["problem"] for r in rows) or "error" in pol_data else 0
+    return 1 if refused else 0
 
 
 # ------------------------------------------------------------------ export / import

@@ -128,7 +128,10 @@ def enable(
     """Filter this process and every thread and child it has or will have.
 
     `profile` is a name (system store first, then built-in), a path, or a Profile; None means the system's
-    default (policy.toml `profile`, else the embedded default). `actions` takes ACTION or SYSCALL=ACTION, as
+    default (policy.toml `profile`, else the embedded default). Settings come from the built-in default <
+    system policy < SYSFENCE/SYSFENCE_REQUIRED < these arguments; the project file and SYSFENCE_PROFILE/CAPS/...
+    belong to the start-up hook and `sysfence run`, which have already applied them if set.
+    `actions` takes ACTION or SYSCALL=ACTION, as
     `sysfence run --action` does. Off Linux, without seccomp or without libseccomp this is a no-op that says
     why in the returned Status -- unless `required` (or SYSFENCE_REQUIRED=1), in which case UnavailableError
     is raised. SYSFENCE=off disables enforcement (said once on stderr); combined with `required` it is an
@@ -142,7 +145,7 @@ def enable(
     pol = policy.system()
     where = "sysfence.enable()"
     api = policy.Settings(
-        where, profile, "",
+        where, profile, f"sysfence.enable({profile!r})",
         policy.overrides(where, capabilities, allow, deny, actions,
                          {"caps": "capabilities={}", "allow": "allow={}", "deny": "deny={}",
                           "action": "actions={}"}),
@@ -181,9 +184,10 @@ def apply(layers: Sequence[Settings], mandatory: Mandatory | None, scope: str, n
             raise error(f"seccomp enforcement required but unavailable: {reason}")
         return Status(State.UNAVAILABLE, reason)
     planned = policy.plan(layers, mandatory, scope)
-    for i, prof in enumerate(planned.profiles):
-        last = i == len(planned.profiles) - 1
-        _load(prof, need, skip_if_active=not last)
+    with _lock:
+        staged = _stage(planned.profiles, need)  # everything checked and compiled before anything is loaded
+        for rs, compiled in staged:
+            _install(rs, compiled)
     from . import capabilities as _capabilities
 
     top = planned.profiles[-1]
@@ -193,42 +197,51 @@ def apply(layers: Sequence[Settings], mandatory: Mandatory | None, scope: str, n
     return _enforcing()
 
 
-def _load(prof: Profile, need: Sequence[str], skip_if_active: bool = False) -> None:
+def _stage(profiles: Sequence[Profile], need: Sequence[str]) -> list[tuple[Any, Any]]:
+    """The (RuleSet, compiled program) pairs still to load, oldest first; raises before anything is loaded."""
     from . import compiler
 
-    global _filters_loaded
-    rs = prof.ruleset()
-    refused = [s for s in need if rs.decide(s).denies]
-    if refused:
-        raise ProfileError(
-            f"profile {prof.name!r} denies {', '.join(refused)}, so no program can be started under it; "
-            f"call sysfence.enable({prof.name!r}) inside the program, or start a Python program with "
-            f"SYSFENCE_PROFILE={prof.name} python ..."
-        )
-    with _lock:
-        if _active:
-            if rs == _active[-1] or (skip_if_active and rs in _active):
-                return
-            loose = rs.loosens(_active[-1])
+    out: list[tuple[Any, Any]] = []
+    top = _active[-1] if _active else None
+    for i, prof in enumerate(profiles):
+        rs = prof.ruleset()
+        refused = [s for s in need if rs.decide(s).denies]
+        if refused:
+            raise ProfileError(
+                f"profile {prof.name!r} denies {', '.join(refused)}, so no program can be started under it; "
+                f"call sysfence.enable({prof.name!r}) inside the program, or start a Python program with "
+                f"SYSFENCE_PROFILE={prof.name} python ..."
+            )
+        last = i == len(profiles) - 1
+        if top is not None and (rs == top or (not last and rs in _active)):
+            continue  # already enforced (the same policy again, or a mandatory base loaded earlier)
+        if top is not None:
+            loose = rs.loosens(top)
             if loose:
                 raise LooseningError(
-                    f"profile {rs.name!r} would allow what the active profile {_active[-1].name!r} denies "
+                    f"profile {rs.name!r} would allow what the active profile {top.name!r} denies "
                     f"({', '.join(loose[:5])}{', ...' if len(loose) > 5 else ''}); filters can only tighten"
                 )
-        compiled = compiler.compile_ruleset(rs)  # raises before anything touches the process
-        nr = _seccomp_nr()
-        _lib_version()  # cache it now: the new filter may deny what finding it needs
-        try:
-            before = kernel.proc_state().filters
-        except OSError:
-            before = _filters_loaded
-        try:
-            kernel.set_no_new_privs()
-            kernel.load_filter(compiled.program, nr)
-        except OSError as exc:
-            raise EnforcementError(f"loading the filter failed: {exc.strerror}") from None
-        _active.append(rs)
-        _filters_loaded = before + 1
+        out.append((rs, compiler.compile_ruleset(rs)))
+        top = rs
+    return out
+
+
+def _install(rs: Any, compiled: Any) -> None:
+    global _filters_loaded
+    nr = _seccomp_nr()
+    _lib_version()  # cache it now: the new filter may deny what finding it needs
+    try:
+        before = kernel.proc_state().filters
+    except OSError:
+        before = _filters_loaded
+    try:
+        kernel.set_no_new_privs()
+        kernel.load_filter(compiled.program, nr)
+    except OSError as exc:
+        raise EnforcementError(f"loading the filter failed: {exc.strerror}") from None
+    _active.append(rs)
+    _filters_loaded = before + 1
 
 
 def _seccomp_nr() -> int:

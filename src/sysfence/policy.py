@@ -40,6 +40,8 @@ SCOPES = ("python", "run")
 SETTINGS_KEYS = {"profile", "required"} | (_profile.TOP_KEYS - {"name", "description", "table", "extends"})
 POLICY_KEYS = SETTINGS_KEYS | {"mandatory"}
 MANDATORY_KEYS = {"profile", "applies_to", "required"}
+FILE_LAYER_KEYS = (("capabilities",), ("allow",), ("rule",), ("deny",),
+                   ("action", "default_action", "default_errno", "unknown_errno"))
 ENV_LISTS = {"SYSFENCE_CAPS": "capabilities", "SYSFENCE_ALLOW": "allow", "SYSFENCE_DENY": "deny"}
 
 
@@ -49,12 +51,13 @@ class Settings:
 
     where: str  # "built-in", a file path, "environment", "command line", "sysfence.enable()"
     profile: str | Profile | None = None
-    profile_from: str = ""  # the key, variable or flag that named the profile (for messages)
+    profile_from: str = ""  # the setting that named the profile, with its value (for refusals)
     layers: tuple[Layer, ...] = ()  # grants, denials and actions, each Layer.source naming its origin
     required: bool | None = None
     required_from: str = ""
     disable: str = ""  # "SYSFENCE=off", "--no-filter": why filtering is switched off ("" = not)
     trust: frozenset[int] | None = None  # how files named by `profile` must be owned (project files)
+    profile_key: str = ""  # the key, variable or flag alone (prefixes errors about the profile it named)
 
 
 @dataclass(frozen=True)
@@ -120,10 +123,14 @@ def settings_from_doc(doc: dict[str, Any], where: str, allowed: set[str], base_d
         prof = _schema.string(doc, "profile", where)
         if _profile.is_path(prof) and not os.path.isabs(prof):
             prof = os.path.join(base_dir, prof)
-    layer_doc = {k: v for k, v in doc.items() if k in _profile.TOP_KEYS}
-    layers = (_profile.layer_from_doc(layer_doc, where),) if layer_doc else ()
-    return Settings(where, prof, f"{where}: profile" if prof else "", layers, _bool(doc, "required", where),
-                    f"{where}: required", "", trust)
+    _profile.layer_from_doc({k: v for k, v in doc.items() if k in _profile.TOP_KEYS}, where)  # validate all first
+    layers = []
+    for keys in FILE_LAYER_KEYS:  # one layer per key, in the order one layer applies them: same result,
+        part = {k: doc[k] for k in keys if k in doc}  # and a refusal can name the key
+        if part:
+            layers.append(_profile.layer_from_doc(part, f"{where}: {'/'.join(k for k in keys if k in doc)}"))
+    return Settings(where, prof, f"{where}: profile = {prof!r}" if prof else "", tuple(layers),
+                    _bool(doc, "required", where), f"{where}: required", "", trust, f"{where}: profile")
 
 
 def system(base: str | None = None) -> Policy:
@@ -274,7 +281,7 @@ def environment(env: Mapping[str, str] | None = None) -> Settings:
          "action": "SYSFENCE_ACTION={}"},
     )
     return replace(env_controls(env), profile=prof, profile_from=f"SYSFENCE_PROFILE={prof}" if prof else "",
-                   layers=layers)
+                   profile_key="SYSFENCE_PROFILE", layers=layers)
 
 
 def env_controls(env: Mapping[str, str] | None = None) -> Settings:
@@ -320,8 +327,9 @@ def _load(name: str | Profile, s: Settings) -> Profile:
         return _profile.load(name, trust=s.trust)
     except ProfileError as exc:
         msg = str(exc)
-        named = msg.startswith((s.profile_from.split("=")[0].split(" ")[0], str(name)))  # already says where
-        raise type(exc)(msg if named else f"{s.profile_from}: {msg}") from None
+        if not s.profile_key or msg.startswith(s.profile_key):
+            raise
+        raise type(exc)(f"{s.profile_key}: {msg}") from None
 
 
 def plan(layers: Sequence[Settings], mandatory: Mandatory | None, scope: str) -> Plan:
@@ -341,7 +349,7 @@ def plan(layers: Sequence[Settings], mandatory: Mandatory | None, scope: str) ->
         return Plan((top,), req, off, None, chooser.profile_from)
 
     base = _load(mandatory.profile, Settings(mandatory.where, mandatory.profile, mandatory.where,
-                                             trust=store.TRUSTED_UIDS))
+                                             trust=store.TRUSTED_UIDS, profile_key=mandatory.where))
     must = base.ruleset()
     top = base
     if chooser is not BUILTIN:

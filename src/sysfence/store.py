@@ -38,10 +38,16 @@ class NotInStore(Exception):
 
 
 def root() -> str:
+    """The store directory. SYSFENCE_ETC may move it (tests, staging) only on a machine without a system
+    policy: otherwise setting one variable would escape the administrator's mandatory profile."""
     r = os.environ.get(ENV_ROOT) or DEFAULT_ROOT
     if not os.path.isabs(r):
         raise SysfenceError(f"environment variable {ENV_ROOT}={r!r} is not valid: must be an absolute path")
-    return os.path.normpath(r)
+    r = os.path.normpath(r)
+    if r != DEFAULT_ROOT and os.path.lexists(os.path.join(DEFAULT_ROOT, "policy.toml")):
+        raise SysfenceError(f"environment variable {ENV_ROOT}={r!r} is refused: {DEFAULT_ROOT}/policy.toml exists "
+                            "and cannot be replaced")
+    return r
 
 
 def profiles_dir(base: str | None = None) -> str:
@@ -128,8 +134,10 @@ def _walk_dirs(parts: list[str], trusted: frozenset[int]) -> tuple[int, str]:
         raise
 
 
-def read_trusted(path: str, trusted: frozenset[int] = TRUSTED_UIDS) -> bytes:
+def read_trusted(path: str, trusted: frozenset[int] = TRUSTED_UIDS, _links: int = 0) -> bytes:
     """The bytes of `path` if it and every directory above it are trusted; NotInStore if it does not exist."""
+    if _links > MAX_SYMLINKS:
+        raise UntrustedError(f"{path}: too many symbolic links")
     parts = _split(path)
     if not parts:
         raise UntrustedError("/: not a file")
@@ -147,15 +155,20 @@ def read_trusted(path: str, trusted: frozenset[int] = TRUSTED_UIDS) -> bytes:
                 if st.st_uid not in trusted:
                     raise UntrustedError(f"{full}: untrusted symlink: owned by uid {st.st_uid} ({_who(st)})") from None
                 target = os.readlink(parts[-1], dir_fd=dfd)
-                return read_trusted(target if target.startswith("/") else os.path.join(here, target), trusted)
+                return read_trusted(target if target.startswith("/") else os.path.join(here, target), trusted,
+                                    _links + 1)
             raise SysfenceError(f"{full}: cannot open: {exc.strerror}") from None
     finally:
         os.close(dfd)
-    with os.fdopen(fd, "rb") as f:
-        st = os.fstat(f.fileno())
+    try:
+        st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
             raise UntrustedError(f"{full}: not a regular file")
         _check(st, full, "file", trusted)
+    except BaseException:
+        os.close(fd)
+        raise
+    with os.fdopen(fd, "rb") as f:
         data = f.read(MAX_BYTES + 1)
     if len(data) > MAX_BYTES:
         raise SysfenceError(f"{full}: larger than {MAX_BYTES} bytes")
