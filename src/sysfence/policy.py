@@ -188,6 +188,10 @@ def project(cwd: str | None = None) -> Settings | None:
         data = store.read_trusted(path, trust)
     except store.NotInStore:
         return None
+    except store.UntrustedError:
+        if path.endswith("pyproject.toml") and not _has_sysfence_table(path):
+            return None  # someone else's project file that says nothing to sysfence: nothing to trust
+        raise
     except OSError as exc:
         raise SysfenceError(f"{path}: cannot read: {exc.strerror}") from None
     doc = _toml(data, path)
@@ -202,6 +206,15 @@ def project(cwd: str | None = None) -> Settings | None:
             raise ProfileError(f"{where}: must be a table")
         doc = section
     return settings_from_doc(doc, where, SETTINGS_KEYS, os.path.dirname(path), trust)
+
+
+def _has_sysfence_table(path: str) -> bool:
+    try:
+        with open(path, "rb") as f:
+            tool = tomllib.load(f).get("tool")
+    except (OSError, ValueError, RecursionError):
+        return True  # cannot tell: refuse as untrusted
+    return isinstance(tool, dict) and "sysfence" in tool
 
 
 def _words(raw: str) -> list[str]:
