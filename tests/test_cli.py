@@ -1,13 +1,30 @@
-"""The command line: exit codes, one-line errors, JSON output."""
+"""The command line: exit codes, one-line errors, JSON output; and that the start-up hook (sysfence.pth) leaves the
+sysfence command itself alone, however it is started."""
 
 from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 
 import pytest
 from conftest import child_env, sysfence_cli
+
+PROFILES = "profiles: default, net-client, net-server, no-network, no-spawn, read-only, strict"
+SCRIPT = os.path.join(os.path.dirname(sys.executable), "sysfence")  # the console script of the test venv
+
+
+def cli(how: str, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """The sysfence command as `python -m sysfence` ("-m") or the console script ("script")."""
+    if how == "-m":
+        return sysfence_cli(*args, env=env)
+    if not os.path.exists(SCRIPT):
+        pytest.skip("console script not installed (pip install .)")
+    return subprocess.run([SCRIPT, *args], env=env or child_env(), capture_output=True, text=True, timeout=60)
+
+
+HOWS = ["-m", "script"]
 
 
 def test_run_passes_exit_status_through():
@@ -33,21 +50,33 @@ def test_run_not_found_is_127_and_not_executable_is_126(tmp_path):
 @pytest.mark.parametrize(
     "args, code, message",
     [
-        (["run", "--allow", "ptrase", "--", "true"], 2, "--allow: ptrase: unknown syscall 'ptrase' (did you mean 'ptrace'?)"),
-        (["run", "--deny", "getcwdd", "--", "true"], 2, "did you mean 'getcwd'?"),
-        (["run", "--profile", "defualt", "--", "true"], 125, "unknown profile 'defualt' (did you mean 'default'?)"),
-        (["run", "--profile", "/nonexistent.toml", "--", "true"], 125, "/nonexistent.toml: cannot read profile"),
-        (["run"], 2, "run needs a command"),
-        (["frobnicate"], 2, "invalid choice"),
-        (["show", "nope"], 1, "unknown profile 'nope'"),
+        (["run", "--allow", "ptrase", "--", "true"], 2,
+         "--allow ptrase: unknown syscall 'ptrase' (did you mean 'ptrace'?)"),
+        (["run", "--deny", "getcwdd", "--", "true"], 2,
+         "--deny getcwdd: unknown syscall 'getcwdd' (did you mean 'getcwd'?)"),
+        (["run", "--cap", "nonsense", "--", "true"], 2, "--cap nonsense: unknown capability 'nonsense'"),
+        (["run", "--allow", "socket", "--deny", "socket", "--", "true"], 2,
+         "command line: 'socket' is both allowed (--allow socket) and denied (--deny socket)"),
+        (["run", "--profile", "defualt", "--", "true"], 125,
+         "--profile: unknown profile 'defualt' (did you mean 'default'?)"),
+        (["run", "--profile", "/nonexistent.toml", "--", "true"], 125,
+         "--profile: /nonexistent.toml: cannot read profile: No such file or directory"),
+        (["run"], 2, "run needs a command: sysfence run [options] -- COMMAND [ARG...]"),
+        (["frobnicate"], 2, None),  # argparse's wording varies between Python versions
+        (["show", "nope"], 1, f"unknown profile 'nope'; {PROFILES}"),
     ],
 )
 def test_user_mistakes_are_one_line_no_traceback(args, code, message):
     r = sysfence_cli(*args)
     assert r.returncode == code, r.stderr
-    assert message in r.stderr
     assert "Traceback" not in r.stderr
-    assert [l for l in r.stderr.splitlines() if l.startswith("sysfence:")].__len__() == 1
+    lines = [line for line in r.stderr.splitlines() if line.startswith("sysfence:")]
+    assert len(lines) == 1, r.stderr
+    if message is None:
+        assert lines[0].startswith("sysfence: error: argument cmd: invalid choice: 'frobnicate'"), lines
+    else:
+        assert lines[0] == f"sysfence: error: {message}"
+    assert r.stdout == ""
 
 
 def test_run_bad_profile_file_applies_nothing_and_runs_nothing(tmp_path):
@@ -56,7 +85,10 @@ def test_run_bad_profile_file_applies_nothing_and_runs_nothing(tmp_path):
     marker = tmp_path / "ran"
     r = sysfence_cli("run", "--profile", str(bad), "--", "touch", str(marker))
     assert r.returncode == 125 and not marker.exists()
-    assert r.stderr.strip().startswith(f"sysfence: error: {bad}: unknown key 'bogus'; valid keys: action, allow,")
+    assert r.stderr == (f"sysfence: error: --profile: {bad}: unknown key 'bogus'; valid keys: action, allow, "
+                        "capabilities, default_action, default_errno, deny, description, extends, name, rule, table, "
+                        "unknown_errno\n")
+    assert r.stdout == ""
 
 
 def test_run_allow_and_deny_flags():
@@ -86,15 +118,80 @@ def test_sysfence_off_runs_unfiltered_and_says_so():
     assert r.stderr == "sysfence: SYSFENCE=off: seccomp filtering is DISABLED (debugging)\n"
 
 
-def test_status_json():
-    r = sysfence_cli("status", "--json")
-    assert r.returncode == 0, r.stderr
+@pytest.mark.parametrize("how", HOWS)
+@pytest.mark.parametrize("env, chosen", [
+    ({}, ("default", "built-in default")),
+    ({"SYSFENCE_PROFILE": "strict"}, ("strict", "SYSFENCE_PROFILE=strict")),
+    ({"SYSFENCE_PROFILE": "no-network", "SYSFENCE_DENY": "getcwd,openat"}, ("no-network",
+                                                                           "SYSFENCE_PROFILE=no-network")),
+    ({"SYSFENCE": "on"}, ("default", "built-in default")),
+], ids=["plain", "strict", "deny-openat", "on"])
+def test_status_json(how, env, chosen):
+    """`status` describes the CLI process itself: never filtered by the start-up hook, whatever the variables say
+    (with openat denied it could not even have read /proc/self/status)."""
+    r = cli(how, "status", "--json", env=child_env(**env))
+    assert r.returncode == 0 and r.stderr == "", r.stderr
     d = json.loads(r.stdout)
     assert d["schema_version"] == 1
     assert d["kernel"]["seccomp_filter"] is True
     assert "errno" in d["kernel"]["actions_available"]
     assert d["libseccomp"]["available"] and d["libseccomp"]["api_level"] >= 3
     assert d["process"] == {"seccomp": "disabled", "filters": 0, "no_new_privs": False}
+    assert (d["state"], d["reason"]) == ("disabled", "no filter loaded yet")
+    assert (d["configuration"]["profile"], d["configuration"]["chosen_by"]) == chosen, d["configuration"]
+
+
+INET = """
+import socket
+st = open('/proc/self/status').read()
+print(*[l.split()[1] for l in st.splitlines() if l.startswith(('Seccomp:', 'Seccomp_filters:'))], end=' ')
+try:
+    socket.socket(socket.AF_INET).close()
+    print('OK')
+except OSError as e:
+    print(e.errno)
+"""
+
+
+@pytest.mark.parametrize("how", HOWS)
+def test_run_flag_profile_beats_env_profile_on_the_real_entry_points(how):
+    env = child_env(SYSFENCE_PROFILE="no-network")
+    r = cli(how, "run", "--", sys.executable, "-S", "-c", INET, env=env)
+    assert (r.returncode, r.stdout, r.stderr) == (0, "2 1 1\n", "")  # no-network: AF_INET EPERM
+    r = cli(how, "run", "--profile", "default", "--", sys.executable, "-S", "-c", INET, env=env)
+    assert (r.returncode, r.stdout, r.stderr) == (0, "2 1 OK\n", "")  # --profile wins; still one filter
+
+
+@pytest.mark.parametrize("how", HOWS)
+def test_run_with_env_denying_getcwd_does_not_crash(how):
+    """The CLI needs getcwd (project file search); SYSFENCE_DENY=getcwd is for the command."""
+    code = "import os\ntry:\n    os.getcwd()\nexcept OSError as e:\n    print(e.errno)"
+    for env in ({"SYSFENCE_DENY": "getcwd"}, {"SYSFENCE_PROFILE": "default", "SYSFENCE_DENY": "getcwd"}):
+        r = cli(how, "run", "--", sys.executable, "-S", "-P", "-c", code, env=child_env(**env))
+        assert (r.returncode, r.stdout, r.stderr) == (0, "1\n", ""), env
+
+
+@pytest.mark.parametrize("how", HOWS)
+def test_run_env_profile_error_comes_from_run(how):
+    r = cli(how, "run", "--", "true", env=child_env(SYSFENCE_PROFILE="bogus"))
+    assert (r.returncode, r.stdout) == (125, "")
+    assert r.stderr == f"sysfence: error: SYSFENCE_PROFILE: unknown profile 'bogus'; {PROFILES}\n"
+    r = cli(how, "status", env=child_env(SYSFENCE_PROFILE="bogus"))
+    assert r.returncode == 0 and r.stderr == ""
+    assert f"configured:  error: SYSFENCE_PROFILE: unknown profile 'bogus'; {PROFILES}" in r.stdout.splitlines()
+
+
+def test_list_json_exit_status():
+    if os.path.lexists("/etc/sysfence"):
+        pytest.skip("a real /etc/sysfence exists on this machine")
+    r = sysfence_cli("list", "--json")
+    assert (r.returncode, r.stderr) == (0, "")
+    d = json.loads(r.stdout)
+    assert d["store"] == "/etc/sysfence" and all(row["problem"] == "" for row in d["profiles"])
+    r = sysfence_cli("list", "--json", env=child_env(SYSFENCE_ETC="relative"))
+    assert (r.returncode, r.stdout) == (1, "")
+    assert r.stderr == ("sysfence: error: environment variable SYSFENCE_ETC='relative' is not valid: must be an "
+                        "absolute path\n")
 
 
 def test_status_under_run_shows_the_filter():
@@ -105,7 +202,7 @@ def test_status_under_run_shows_the_filter():
 
 def test_status_text():
     r = sysfence_cli("status")
-    assert r.returncode == 0
+    assert r.returncode == 0 and r.stderr == ""
     assert "libseccomp:  2." in r.stdout and "this process: seccomp disabled, 0 filter(s), NoNewPrivs 0" in r.stdout
 
 
@@ -146,5 +243,13 @@ def test_python_dash_m_and_console_script_agree():
     exe = beside if os.path.exists(beside) else shutil.which("sysfence")
     if exe is None:
         pytest.skip("console script not installed (pip install .)")
-    r = __import__("subprocess").run([exe, "--version"], capture_output=True, text=True, env=child_env())
+    r = subprocess.run([exe, "--version"], capture_output=True, text=True, env=child_env())
     assert r.returncode == 0 and r.stdout.startswith("sysfence ")
+    assert r.stdout == sysfence_cli("--version").stdout
+    # both are "the sysfence command" for the start-up hook: SYSFENCE_PROFILE=strict (which denies execve and
+    # sockets) filters neither, and both describe the same configuration
+    env = child_env(SYSFENCE_PROFILE="strict")
+    a = json.loads(subprocess.run([exe, "status", "--json"], capture_output=True, text=True, env=env).stdout)
+    b = json.loads(sysfence_cli("status", "--json", env=env).stdout)
+    assert a["process"] == b["process"] == {"seccomp": "disabled", "filters": 0, "no_new_privs": False}
+    assert a["configuration"] == b["configuration"]

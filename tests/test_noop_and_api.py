@@ -78,9 +78,13 @@ def test_sysfence_off_with_required_is_an_error():
 
 
 def test_invalid_environment_values_are_errors():
-    for var, val in (("SYSFENCE", "maybe"), ("SYSFENCE_REQUIRED", "2")):
-        rep, mode, _ = _report(**{var: val})
-        assert rep["error"] == "SysfenceError" and f"{var}={val!r} is not valid" in rep["message"] and mode == "0"
+    # SYSFENCE=maybe wakes the start-up hook, which refuses it before any program code runs
+    r = run_py("print('ran')", env=child_env(SYSFENCE="maybe"))
+    assert r.returncode == 125 and r.stdout == ""
+    assert r.stderr == ("sysfence: error: environment variable SYSFENCE='maybe' is not valid: "
+                        "use 1/0, true/false, yes/no or on/off\n")
+    rep, mode, _ = _report(SYSFENCE_REQUIRED="2")  # the hook ignores it alone; enable() refuses it
+    assert rep["error"] == "SysfenceError" and "SYSFENCE_REQUIRED='2' is not valid" in rep["message"] and mode == "0"
 
 
 def test_status_before_and_after():

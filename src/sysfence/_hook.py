@@ -18,26 +18,36 @@ import sys
 EXIT_FAILURE = 125
 
 
-ASKS = ("SYSFENCE_PROFILE", "SYSFENCE_CAPS", "SYSFENCE_ALLOW", "SYSFENCE_DENY", "SYSFENCE_ACTION")
-
-
 def _triggered(mandatory: object) -> bool:
     on = os.environ.get("SYSFENCE", "").strip().lower() in ("1", "true", "yes", "on")
+    from .policy import ASKS
+
     return on or mandatory is not None or any(os.environ.get(k, "").strip() for k in ASKS)
 
 
-def is_cli(argv: list[str]) -> bool:
-    """`python -m sysfence ...` or the `sysfence` console script."""
-    if os.path.basename(argv[1] if len(argv) > 1 else "") == "sysfence":
-        return True
-    return any(a == "-m" and b == "sysfence" for a, b in zip(argv, argv[1:], strict=False))
+def is_cli(argv: list[str], orig_argv: list[str], prefix: str) -> bool:
+    """Is this interpreter running the sysfence command: `python [options] -m sysfence ...`, or the
+    `sysfence` console script installed in this environment? At start-up sys.argv is ["-m", args...] for
+    -m, so the module name is the element of orig_argv just before argv[1:]."""
+    if not argv:
+        return False
+    if argv[0] == "-m":
+        i = len(orig_argv) - len(argv)
+        if 0 < i < len(orig_argv):
+            return orig_argv[i] == "-msysfence" or (orig_argv[i] == "sysfence" and orig_argv[i - 1] == "-m")
+        return False
+    script = os.path.join(prefix, "bin", "sysfence")
+    try:
+        return os.path.samefile(argv[0], script)
+    except OSError:
+        return False
 
 
 def run() -> None:
     from . import policy
     from .enforce import State, apply
 
-    if is_cli(sys.orig_argv):
+    if is_cli(sys.argv, sys.orig_argv, sys.prefix):
         return
     pol = policy.system()
     env = policy.environment()
@@ -46,6 +56,8 @@ def run() -> None:
         return
     layers = [policy.BUILTIN, pol.settings, policy.project(), env]
     st = apply([s for s in layers if s is not None], pol.mandatory, "python")
+    if st.state is State.ENFORCING:
+        policy.consume_env()
     if st.state is State.UNAVAILABLE:
         print(f"sysfence: warning: {st.reason}; running WITHOUT a seccomp filter "
               "(SYSFENCE_REQUIRED=1 to refuse)", file=sys.stderr)

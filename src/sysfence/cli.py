@@ -157,6 +157,8 @@ def _run(args: argparse.Namespace) -> int:
     st = apply([s for s in layers if s is not None], pol.mandatory, "run", need=("execve",))
     if st.state is State.UNAVAILABLE:
         _err(f"warning: {st.reason}; running {cmd[0]} WITHOUT a seccomp filter (use --required to refuse)")
+    if st.state is State.ENFORCING:
+        policy.consume_env()  # COMMAND inherits the filter; its own start-up hook must not stack it again
     try:
         os.execvp(cmd[0], cmd)
     except FileNotFoundError:

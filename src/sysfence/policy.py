@@ -221,26 +221,28 @@ def _words(raw: str) -> list[str]:
     return [w for w in raw.replace(",", " ").split() if w]
 
 
-def _actions(specs: Sequence[str], where: str) -> Layer | None:
+def _actions(specs: Sequence[str], fmt: str) -> Layer | None:
     """ACTION (for every syscall the profile does not allow) or SYSCALL=ACTION, as in --action."""
     default = None
     per: list[tuple[str, Any]] = []
     for spec in specs:
+        where = fmt.format(spec)
         name, sep, act = spec.partition("=")
         if sep:
-            _schema.check_name(name, f"{where} {spec!r}")
-            per.append((name, _schema.action_spec(act, f"{where} {spec!r}")))
+            _schema.check_name(name, where)
+            per.append((name, _schema.action_spec(act, where)))
         else:
-            default = _schema.action_spec(spec, f"{where} {spec!r}")
+            default = _schema.action_spec(spec, where)
     if default is None and not per:
         return None
-    return Layer(where, actions=tuple(per), default_action=default)
+    return Layer(fmt.format(",".join(specs)), actions=tuple(per), default_action=default)
 
 
 def overrides(where: str, caps: Sequence[str] = (), allow: Sequence[str] = (), deny: Sequence[str] = (),
               actions: Sequence[str] = (), names: Mapping[str, str] | None = None) -> tuple[Layer, ...]:
     """Layers for grants, denials and actions given on the command line or in the environment. `names` maps
-    each kind to how it is written there ("SYSFENCE_CAPS={}", "--cap {}"), so a refusal quotes it exactly."""
+    each kind to how it is written there ("SYSFENCE_CAPS={}", "--cap {}"), so errors and refusals quote the
+    exact setting: "SYSFENCE_DENY=getcwdd: unknown syscall 'getcwdd' (did you mean 'getcwd'?)"."""
     from . import capabilities
 
     fmt = {"caps": "--cap {}", "allow": "--allow {}", "deny": "--deny {}", "action": "--action {}", **(names or {})}
@@ -249,9 +251,10 @@ def overrides(where: str, caps: Sequence[str] = (), allow: Sequence[str] = (), d
         return fmt[kind].format(",".join(values))
 
     for c in caps:
-        capabilities.get(c, f"{where}: {label('caps', [c])}")
-    _profile.check_names(list(allow), f"{where}: {fmt['allow'].format('').strip(' =')}")
-    _profile.check_names(list(deny), f"{where}: {fmt['deny'].format('').strip(' =')}")
+        capabilities.get(c, label("caps", [c]))
+    for kind, values in (("allow", allow), ("deny", deny)):
+        for v in values:
+            _schema.check_name(v, label(kind, [v]))
     both = set(allow) & set(deny)
     if both:
         s = sorted(both)[0]
@@ -263,7 +266,7 @@ def overrides(where: str, caps: Sequence[str] = (), allow: Sequence[str] = (), d
         out.append(Layer(label("allow", allow), allow=tuple(allow)))
     if deny:
         out.append(Layer(label("deny", deny), deny=tuple((s, EPERM, f"denied by {label('deny', [s])}") for s in deny)))
-    act = _actions(actions, label("action", actions))
+    act = _actions(actions, fmt["action"])
     if act is not None:
         out.append(act)
     return tuple(out)
@@ -295,6 +298,18 @@ def environment(env: Mapping[str, str] | None = None) -> Settings:
     )
     return replace(env_controls(env), profile=prof, profile_from=f"SYSFENCE_PROFILE={prof}" if prof else "",
                    profile_key="SYSFENCE_PROFILE", layers=layers)
+
+
+ASKS = ("SYSFENCE_PROFILE", "SYSFENCE_CAPS", "SYSFENCE_ALLOW", "SYSFENCE_DENY", "SYSFENCE_ACTION")
+
+
+def consume_env() -> None:
+    """Once a filter is loaded, drop the variables that asked for it: children inherit the filter, and Python
+    programs started from here must not stack the same one again (SYSFENCE=off and SYSFENCE_REQUIRED stay)."""
+    for k in ASKS:
+        os.environ.pop(k, None)
+    if os.environ.get("SYSFENCE", "").strip().lower() in ("1", "true", "yes", "on"):
+        del os.environ["SYSFENCE"]
 
 
 def env_controls(env: Mapping[str, str] | None = None) -> Settings:

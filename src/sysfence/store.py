@@ -134,10 +134,10 @@ def _walk_dirs(parts: list[str], trusted: frozenset[int]) -> tuple[int, str]:
         raise
 
 
-def read_trusted(path: str, trusted: frozenset[int] = TRUSTED_UIDS, _links: int = 0) -> bytes:
+def read_trusted(path: str, trusted: frozenset[int] = TRUSTED_UIDS, _links: int = 0, _asked: str = "") -> bytes:
     """The bytes of `path` if it and every directory above it are trusted; NotInStore if it does not exist."""
     if _links > MAX_SYMLINKS:
-        raise UntrustedError(f"{path}: too many symbolic links")
+        raise UntrustedError(f"{_asked or path}: too many symbolic links")
     parts = _split(path)
     if not parts:
         raise UntrustedError("/: not a file")
@@ -156,7 +156,7 @@ def read_trusted(path: str, trusted: frozenset[int] = TRUSTED_UIDS, _links: int 
                     raise UntrustedError(f"{full}: untrusted symlink: owned by uid {st.st_uid} ({_who(st)})") from None
                 target = os.readlink(parts[-1], dir_fd=dfd)
                 return read_trusted(target if target.startswith("/") else os.path.join(here, target), trusted,
-                                    _links + 1)
+                                    _links + 1, _asked or full)
             raise SysfenceError(f"{full}: cannot open: {exc.strerror}") from None
     finally:
         os.close(dfd)
