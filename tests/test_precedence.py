@@ -657,3 +657,14 @@ print("prctl", rc, ctypes.get_errno() if rc else 0)
 state("after")
 """))
     assert out == ["start 2 1 EPERM", "prctl 0 0", "after 2 2 EPERM"]
+
+
+def test_flag_profile_beats_env_profile_for_a_python_command_too(fx: Env):
+    """`run` consumes SYSFENCE_PROFILE once it loaded the filter, so a Python command's own start-up hook does
+    not stack the environment's profile on top of the one the flag chose."""
+    fx.setup()
+    r = subprocess.run([*CLIS["-m"], "run", "--profile", "default", "--", sys.executable, "-P", "-c", PROBE,
+                        str(fx.marker)], env=fx.env(SYSFENCE_PROFILE="no-network"), cwd=fx.cwd,
+                       capture_output=True, text=True, timeout=30)
+    filtered(results(r), 1, ALL_OK)
+    assert r.stderr == ""
