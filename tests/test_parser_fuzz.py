@@ -16,6 +16,7 @@ import textwrap
 import tomllib
 from typing import Any
 
+import pytest
 from conftest import child_env
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
@@ -253,3 +254,12 @@ def test_extends_of_an_endless_file_is_an_error_not_a_crash() -> None:
     """)
     res = subprocess.run([sys.executable, "-c", code], env=child_env(), capture_output=True, text=True, timeout=60)
     assert res.returncode == 0 and res.stdout.startswith("ProfileError " + SOURCE), res.stdout + res.stderr[-500:]
+
+
+@pytest.mark.parametrize("sep", list("\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"))
+def test_error_messages_stay_one_line_whatever_the_key(sep):
+    """Found by hypothesis on an unprivileged run: a form feed in a key split the message in two."""
+    doc = "[action]\n" + '"' + f"a{sep}b".encode("unicode_escape").decode() + '" = "allow"\n'
+    with pytest.raises(ProfileError) as exc:
+        profile.parse(doc.encode(), SOURCE)
+    assert len(str(exc.value).splitlines()) == 1, str(exc.value)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+_ONE_LINE = {ord(c): repr(c)[1:-1] for c in "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"}
+
 
 class SysfenceError(Exception):
     """Base class. str(exc) is one line fit for a user: what was wrong, where, and a hint."""
 
     def __init__(self, message: str = "", *args: object) -> None:
-        # One line, whatever a file name or key smuggled in.
-        super().__init__(message.replace("\r", "\\r").replace("\n", "\\n"), *args)
+        # One line, whatever a file name or key smuggled in (every separator str.splitlines() knows).
+        super().__init__(message.translate(_ONE_LINE), *args)
 
 
 class ProfileError(SysfenceError):
