@@ -761,3 +761,18 @@ def test_untrusted_policy_refuses_run_and_status_says_why(st: Store):
             in r.stdout.splitlines()), r.stdout
     rc, d = st.list_json()
     assert rc == 0 and d["policy"] == {"path": str(pol), "profile": "default", "required": None, "mandatory": None}
+
+
+def test_uninstall_refuses_the_profile_the_policy_names(st: Store):
+    """Removing the mandatory profile would make every Python process (and run) fail closed: refused."""
+    st.put("web")
+    (st.root / "policy.toml").write_text('[mandatory]\nprofile = "web"\napplies_to = ["run"]\n')
+    os.chmod(st.root / "policy.toml", 0o644)
+    r = st.cli("uninstall", "web")
+    assert (r.returncode, r.stdout) == (1, "")
+    assert r.stderr == (f"sysfence: error: {st.root}/policy.toml: [mandatory] profile = 'web' names profile 'web': "
+                        "removing it would make that policy fail; change the policy first (or use --force)\n")
+    assert st.path("web").exists()
+    r = st.cli("uninstall", "web", "--force")
+    assert (r.returncode, r.stdout, r.stderr) == (0, f"removed {st.path('web')}\n", "")
+    assert not st.path("web").exists()

@@ -91,6 +91,7 @@ def _parser() -> argparse.ArgumentParser:
     ins.add_argument("--name", help="store name (default: the file name without .toml)")
     un = sub.add_parser("uninstall", help="remove a profile from the system store (root)")
     un.add_argument("name")
+    un.add_argument("--force", action="store_true", help="remove it even if policy.toml names it")
     ls = sub.add_parser("list", help="built-in and installed profiles, where each comes from, and the policy")
     ls.add_argument("--json", action="store_true")
 
@@ -491,8 +492,21 @@ def _install(args: argparse.Namespace) -> int:
 
 
 def _uninstall(args: argparse.Namespace) -> int:
-    from . import store
+    from . import policy, store
 
+    if not args.force:
+        try:
+            pol = policy.system()
+        except SysfenceError:
+            pol = None  # a broken policy cannot depend on anything; removing is how it gets repaired
+        uses = []
+        if pol is not None and pol.mandatory is not None and pol.mandatory.profile == args.name:
+            uses.append(pol.mandatory.where)
+        if pol is not None and pol.settings.profile == args.name:
+            uses.append(f"{store.policy_path()}: profile = {args.name!r}")
+        if uses:
+            raise SysfenceError(f"{uses[0]} names profile {args.name!r}: removing it would make that policy fail; "
+                                "change the policy first (or use --force)")
     print(f"removed {store.uninstall(args.name)}")
     return 0
 
