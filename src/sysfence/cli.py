@@ -55,12 +55,14 @@ def _parser() -> argparse.ArgumentParser:
     sh = sub.add_parser("show", help="list profiles and capabilities, or what one profile allows and denies")
     sh.add_argument("profile", nargs="?", metavar="NAME|PATH")
     sh.add_argument("--capabilities", action="store_true", help="list the capability catalog")
+    sh.add_argument("--bpf", action="store_true", help="print the profile's compiled BPF program, disassembled")
     sh.add_argument("--json", action="store_true")
 
     ex = sub.add_parser("explain", help="which capabilities and profiles allow or deny a syscall")
     ex.add_argument("syscall")
     ex.add_argument("--profile", action="append", default=[], metavar="NAME|PATH", help="default: all built-ins")
     ex.add_argument("--arg", action="append", default=[], metavar="N=VALUE", help="argument value (e.g. 1=0x5412)")
+    ex.add_argument("--path", action="store_true", help="print the BPF instructions the compiled program takes")
     ex.add_argument("--json", action="store_true")
 
     df = sub.add_parser("diff", help="decisions that differ between two profiles")
@@ -84,6 +86,23 @@ def _parser() -> argparse.ArgumentParser:
                     "(default: Docker's default container set, without CAP_SYS_ADMIN)")
     im.add_argument("--kernel", metavar="VERSION", help="kernel version for minKernel (default: running kernel)")
 
+    tr = sub.add_parser("trace", help="run COMMAND and report every call the profile refuses (user notification)",
+                        description="Run COMMAND with every call the profile would refuse sent to this process, "
+                        "which answers with the profile's verdict (or lets it run with --audit) and reports each "
+                        "call. Not a security boundary. Exit status is COMMAND's.")
+    tr.add_argument("--profile", default="default", metavar="NAME|PATH")
+    tr.add_argument("--audit", action="store_true", help="let refused calls run, to see everything a program needs")
+    tr.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
+    tr.add_argument("-o", "--output", metavar="REPORT.json", help="also write the JSON report to a file")
+    tr.add_argument("command", nargs=argparse.REMAINDER, metavar="-- COMMAND [ARG...]")
+    ln = sub.add_parser("learn", help="run COMMAND and write a minimal profile for what it did",
+                        description="Run COMMAND under a small base (runtime, stdio, memory) with every other call "
+                        "recorded and let through, then write a profile that allows what it used.")
+    ln.add_argument("-o", "--output", metavar="PROFILE.toml", help="write here instead of stdout")
+    ln.add_argument("--base", metavar="NAME|PATH", help="start from this profile instead (the output extends it)")
+    ln.add_argument("--merge", metavar="EXISTING.toml", help="add what an earlier learned profile allows")
+    ln.add_argument("command", nargs=argparse.REMAINDER, metavar="-- COMMAND [ARG...]")
+
     ins = sub.add_parser("install", help="validate a TOML profile and install it in the system store (root)",
                          description="Validate (parse and compile) a TOML profile, then write it root:root 0644 "
                          "into the store's profile directory atomically. Store profiles shadow built-ins.")
@@ -97,6 +116,9 @@ def _parser() -> argparse.ArgumentParser:
 
     ck = sub.add_parser("check", help="validate a profile (parse and compile; load nothing)")
     ck.add_argument("profile", metavar="NAME|PATH")
+    ck.add_argument("--verify", action="store_true", help="also run the compiled program in the BPF emulator "
+                    "for every syscall number, x32 and foreign arches and argument edge values, and compare "
+                    "each decision with the rules (exit 1 on a disagreement)")
     ck.add_argument("--json", action="store_true")
     return p
 
@@ -105,14 +127,15 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     handler = {
         "run": _run, "status": _status, "show": _show, "explain": _explain, "diff": _diff,
-        "export": _export, "import": _import, "check": _check, "install": _install, "uninstall": _uninstall,
+        "export": _export, "import": _import, "check": _check, "install": _install,
+        "trace": _trace, "learn": _learn, "uninstall": _uninstall,
         "list": _list,
     }[args.cmd]
     try:
         return handler(args)
     except SysfenceError as exc:
         _err(f"error: {exc}")
-        return EXIT_FAILURE if args.cmd == "run" else 1
+        return EXIT_FAILURE if args.cmd in ("run", "trace", "learn") else 1
     except BrokenPipeError:
         return 1
 
@@ -283,6 +306,11 @@ def _show(args: argparse.Namespace) -> int:
             if c["notes"]:
                 print(f"    note: {c['notes']}")
         return 0
+    if args.bpf:
+        if args.profile is None:
+            _err("error: show --bpf needs a profile: sysfence show NAME|PATH --bpf")
+            return 2
+        return _show_bpf(_profile.load(args.profile), args.json)
     if args.profile is None:
         profiles = [_summary(_profile.load(n)) for n in _profile.builtin_names()]
         if args.json:
@@ -294,6 +322,25 @@ def _show(args: argparse.Namespace) -> int:
                   f"{p['argument_rules']:>2} argument rules: {p['description']}")
         return 0
     return _show_profile(_profile.load(args.profile), args.json)
+
+
+def _show_bpf(prof: Any, as_json: bool) -> int:
+    from . import bpf, compiler, syscalls
+
+    comp = compiler.compile_ruleset(prof.ruleset())
+    arch = syscalls.arch_name(comp.arch)
+    lines = bpf.disassemble(comp.program, comp.arch)
+    if as_json:
+        _print_json({"profile": prof.name, "source": prof.source, "arch": arch,
+                     "audit_arch": bpf.AUDIT_ARCH.get(comp.arch, hex(comp.arch)),
+                     "instructions": comp.instructions, "program": comp.program.hex(), "disassembly": lines})
+        return 0
+    print(f"# profile {prof.name} ({prof.source}): {arch} ({bpf.AUDIT_ARCH.get(comp.arch, hex(comp.arch))}), "
+          f"{comp.instructions} BPF instructions")
+    print("# index  op    operands                       ; meaning (jt/jf/ja targets are instruction indexes)")
+    for line in lines:
+        print(line)
+    return 0
 
 
 def _rule_json(r: Any) -> dict[str, Any]:
@@ -386,13 +433,18 @@ def _explain(args: argparse.Namespace) -> int:
              if r.syscall == args.syscall]
     names = args.profile or _profile.builtin_names()
     decisions: list[dict[str, Any]] = []
+    paths: list[list[str]] = []
     for name in names:
         prof = _profile.load(name)
         rs = prof.ruleset()
         d = prof.decisions.get(args.syscall)
-        decisions.append({"profile": prof.name, "decision": str(rs.decide(args.syscall, argv)),
+        decision = rs.decide(args.syscall, argv)
+        program, lines = _program_decision(rs, nr, argv, decision)
+        paths.append(lines)
+        decisions.append({"profile": prof.name, "decision": str(decision),
                           "source": d.source if d else "unknown",
-                          "argument_rules": [_rule_json(r) for r in rs.conditional if r.syscall == args.syscall]})
+                          "argument_rules": [_rule_json(r) for r in rs.conditional if r.syscall == args.syscall],
+                          "program": program})
     data: dict[str, Any] = {"syscall": args.syscall, "number": nr, "args": [hex(a) for a in argv],
             "granted_by": granting, "dangerous": [c for c in granting if caps[c].dangerous],
             "capability_rules": rules, "profiles": decisions}
@@ -405,9 +457,37 @@ def _explain(args: argparse.Namespace) -> int:
           + (f" (dangerous: {', '.join(data['dangerous'])})" if data["dangerous"] else ""))
     for r in rules:
         print(f"  {r['capability']}: {r['action']} when {' and '.join(r['when'])}  # {r['reason']}")
-    for row in decisions:
-        print(f"  profile {row['profile']}: {row['decision']} ({row['source']})")
+    for row, lines in zip(decisions, paths, strict=True):
+        prog = row["program"]
+        if "error" in prog:
+            compiled = f"compiled program: {prog['error']}"
+        else:
+            compiled = f"compiled program: {prog['decision']} after {len(prog['path'])} instructions"
+            if not prog["agrees"]:
+                compiled += " -- DISAGREES WITH THE RULES"
+        print(f"  profile {row['profile']}: {row['decision']} ({row['source']}); {compiled}")
+        if args.path:
+            for line in lines:
+                print(f"      {line}")
     return 0
+
+
+def _program_decision(rs: Any, nr: int | None, argv: tuple[int, ...], decision: Any) -> tuple[dict[str, Any],
+                                                                                           list[str]]:
+    """What the compiled program returns for the call (emulated), and the disassembled instructions taken."""
+    from . import bpf, compiler
+    from .errors import LibseccompMissing
+
+    if nr is None:
+        return {"error": "no number on this architecture"}, []
+    try:
+        comp = compiler.compile_ruleset(rs)
+    except LibseccompMissing as exc:
+        return {"error": f"not compiled: {exc}"}, []
+    res = bpf.evaluate(comp.program, comp.arch, nr, argv)
+    lines = bpf.disassemble_lines(comp.program, comp.arch)
+    return ({"decision": res.action, "ret": hex(res.ret), "agrees": res.ret == compiler.encode(decision),
+             "path": list(res.path)}, [str(lines[i]) for i in res.path])
 
 
 def _diff(args: argparse.Namespace) -> int:
@@ -443,22 +523,109 @@ def _check(args: argparse.Namespace) -> int:
     from .errors import LibseccompMissing
 
     prof = _profile.load(args.profile)
+    rs = prof.ruleset()
+    comp = None
     try:
-        instructions: int | None = compiler.compile_ruleset(prof.ruleset()).instructions
+        comp = compiler.compile_ruleset(rs)
     except LibseccompMissing:
-        instructions = None  # validated; compiling needs libseccomp
-    data = {**_summary(prof), "source": prof.source, "instructions": instructions,
-            "not_on_arch": prof.not_on_arch(), "dangerous_capabilities": prof.dangerous}
+        if args.verify:
+            raise  # there is no program to verify
+        # validated; compiling needs libseccomp
+    instructions = comp.instructions if comp is not None else None
+    data: dict[str, Any] = {**_summary(prof), "source": prof.source, "instructions": instructions,
+                            "not_on_arch": prof.not_on_arch(), "dangerous_capabilities": prof.dangerous}
+    failure = ""
+    if args.verify and comp is not None:
+        from . import bpf
+
+        v = bpf.verify(comp.program, rs, comp.arch)
+        data["verification"] = {
+            "ok": v.ok, "cases": v.total, "syscall_numbers": v.native, "x32_numbers": v.x32,
+            "foreign_arch_calls": v.foreign, "argument_vectors": v.edges,
+            "syscalls_with_argument_rules": v.syscalls_with_rules, "disagreements": [str(w) for w in v.wrong],
+        }
+        if v.wrong:
+            failure = (f"{prof.source}: profile {prof.name!r}: the compiled program disagrees with the rules on "
+                       f"{v.wrong[0]} ({len(v.wrong)} of {v.total} cases)")
+        verified = f"verified: the compiled program decides like the rules in {v.summary()}"
     if args.json:
         _print_json(data)
+        if failure:
+            _err(f"error: {failure}")
+            return 1
         return 0
+    if failure:
+        raise SysfenceError(failure)
     print(f"ok: {prof.source}: profile {prof.name!r}: {data['allowed']} allowed, {data['denied']} denied, "
           f"{data['argument_rules']} argument rules" + (f", {instructions} BPF instructions" if instructions else ""))
     if data["not_on_arch"]:
         print(f"note: not on this architecture (their calls cannot happen here): {', '.join(data['not_on_arch'])}")
     if prof.dangerous:
         print(f"warning: grants dangerous capabilities: {', '.join(prof.dangerous)}")
+    if "verification" in data:
+        print(verified)
     return 0
+
+
+# ------------------------------------------------------------------ trace / learn
+
+
+def _command(args: argparse.Namespace) -> list[str] | None:
+    cmd = args.command[1:] if args.command[:1] == ["--"] else args.command
+    if not cmd:
+        _err(f"error: {args.cmd} needs a command: sysfence {args.cmd} [options] -- COMMAND [ARG...]")
+        return None
+    return list(cmd)
+
+
+def _traced(rs: Any, cmd: list[str], mode: str) -> Any:
+    from . import trace
+
+    trace.check_supported()
+    try:
+        return trace.supervise(rs, cmd, mode)
+    except FileNotFoundError:
+        _err(f"error: {cmd[0]}: command not found")
+        return None
+
+
+def _trace(args: argparse.Namespace) -> int:
+    from . import profile as _profile
+
+    cmd = _command(args)
+    if cmd is None:
+        return 2
+    rs = _profile.load(args.profile).ruleset()
+    report = _traced(rs, cmd, "audit" if args.audit else "trace")
+    if report is None:
+        return EXIT_NOTFOUND
+    sys.stderr.write(report.table())
+    data = {"schema_version": SCHEMA_VERSION, **report.to_json()}
+    if args.output:
+        _write(json.dumps(data, indent=2) + "\n", args.output)
+    if args.json:
+        print(json.dumps(data, indent=2))
+    return int(report.exit_status)
+
+
+def _learn(args: argparse.Namespace) -> int:
+    from . import learn
+
+    cmd = _command(args)
+    if cmd is None:
+        return 2
+    previous = learn.read_previous(args.merge) if args.merge else None
+    base = learn.base_profile(args.base)
+    report = _traced(base.ruleset(), cmd, "learn")
+    if report is None:
+        return EXIT_NOTFOUND
+    seen, unknown = learn.observed_from(report)
+    text = learn.render(learn.infer(seen, unknown, base), cmd, args.base, previous)
+    _write(text, args.output)
+    _err(f"learned {len(seen)} syscalls beyond the base from {report.notifications} calls "
+         f"({report.seconds:.2f} s); exit status {report.exit_status}"
+         + (f"; wrote {args.output}" if args.output else ""))
+    return int(report.exit_status)
 
 
 # ------------------------------------------------------------------ store

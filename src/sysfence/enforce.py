@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
 _lock = threading.Lock()
 _active: list[Any] = []  # RuleSets this process loaded, oldest first
+_trapping: list[bool] = []  # for each of _active: loaded in on_deny="traceback" mode (on_deny.py)
 _warned_off = False
 
 
@@ -123,6 +124,7 @@ def enable(
     deny: Sequence[str] = (),
     capabilities: Sequence[str] = (),
     actions: Sequence[str] = (),
+    on_deny: str | None = None,
     _need: tuple[str, ...] = (),
 ) -> Status:
     """Filter this process and every thread and child it has or will have.
@@ -139,17 +141,24 @@ def enable(
     A second call stacks another filter only if its profile allows nothing the active one denies: the same
     policy again is a no-op; a looser one raises LooseningError. ProfileError for invalid profiles; nothing
     is loaded unless everything compiled.
+    `on_deny="traceback"` (or SYSFENCE_ON_DENY=traceback) is a debugging mode: every denied syscall still fails
+    with the profile's errno, and also prints its name and the Python stack that made it to stderr
+    (on_deny.py; x86_64 only). Once on, it stays on for later calls unless they pass on_deny="off".
     """
     from . import policy
 
     pol = policy.system()
     where = "sysfence.enable()"
+    if on_deny is not None and not isinstance(on_deny, str):
+        raise SysfenceError(f"{where}: on_deny must be a string such as 'traceback', not {on_deny!r}")
+    mode = policy.on_deny_mode(on_deny, f"{where}: on_deny")
     api = policy.Settings(
         where, profile, f"sysfence.enable({profile!r})",
         policy.overrides(where, capabilities, allow, deny, actions,
                          {"caps": "capabilities={}", "allow": "allow={}", "deny": "deny={}",
                           "action": "actions={}"}),
         True if required else None, f"{where}: required=True",
+        on_deny=mode, on_deny_from=f"sysfence.enable(on_deny={mode!r})" if mode else "",
     )
     return apply([policy.BUILTIN, pol.settings, policy.env_controls(), api], pol.mandatory, "python", need=_need)
 
@@ -161,6 +170,17 @@ def apply(layers: Sequence[Settings], mandatory: Mandatory | None, scope: str, n
     global _warned_off
     req = policy.required(layers, mandatory, scope)
     off = policy.disabled(layers, mandatory, scope)
+    mode, mode_from = "", ""
+    for s in layers:
+        if s.on_deny:
+            mode, mode_from = s.on_deny, s.on_deny_from
+    trap = mode == "traceback" or (not mode and any(_trapping))
+    if trap and scope == "run" and not off:
+        raise SysfenceError(
+            f"{mode_from}: reports denied calls inside a Python program only (a program that sysfence run "
+            "starts loses the handler and would be killed by SIGSYS instead); run the program itself with "
+            "SYSFENCE_PROFILE=NAME SYSFENCE_ON_DENY=traceback python ..."
+        )
     if off:
         if req:
             raise UnavailableError(f"{off} conflicts with required enforcement (SYSFENCE_REQUIRED or required=True)")
@@ -183,11 +203,17 @@ def apply(layers: Sequence[Settings], mandatory: Mandatory | None, scope: str, n
         if req:
             raise error(f"seccomp enforcement required but unavailable: {reason}")
         return Status(State.UNAVAILABLE, reason)
+    if trap:
+        from . import on_deny as _on_deny
+
+        why = _on_deny.supported()
+        if why:
+            raise SysfenceError(f"{mode_from or 'on_deny'}: {why}")
     planned = policy.plan(layers, mandatory, scope)
     with _lock:
-        staged = _stage(planned.profiles, need)  # everything checked and compiled before anything is loaded
-        for rs, compiled in staged:
-            _install(rs, compiled)
+        staged = _stage(planned.profiles, need, trap)  # everything checked and compiled before anything is loaded
+        for rs, program, overlay in staged:
+            _install(rs, program, overlay)
     from . import capabilities as _capabilities
 
     top = planned.profiles[-1]
@@ -197,12 +223,15 @@ def apply(layers: Sequence[Settings], mandatory: Mandatory | None, scope: str, n
     return _enforcing()
 
 
-def _stage(profiles: Sequence[Profile], need: Sequence[str]) -> list[tuple[Any, Any]]:
-    """The (RuleSet, compiled program) pairs still to load, oldest first; raises before anything is loaded."""
+def _stage(profiles: Sequence[Profile], need: Sequence[str], trap: bool = False) -> list[tuple[Any, bytes, Any]]:
+    """The (RuleSet, BPF program, on_deny overlay RuleSet or None) still to load, oldest first; raises before
+    anything is loaded. With `trap` (on_deny), each program starts with the overlay that traps the profile's
+    errno denials (on_deny.overlay), chained in front of the profile's own program: still one filter."""
     from . import compiler
 
-    out: list[tuple[Any, Any]] = []
+    out: list[tuple[Any, bytes, Any]] = []
     top = _active[-1] if _active else None
+    top_traps = bool(_trapping) and _trapping[-1]
     for i, prof in enumerate(profiles):
         rs = prof.ruleset()
         refused = [s for s in need if rs.decide(s).denies]
@@ -213,6 +242,13 @@ def _stage(profiles: Sequence[Profile], need: Sequence[str]) -> list[tuple[Any, 
                 f"SYSFENCE_PROFILE={prof.name} python ..."
             )
         last = i == len(profiles) - 1
+        if top is not None and rs == top and trap and not top_traps:
+            from . import on_deny  # the same policy again, now with on_deny: stack only its overlay
+
+            ov_top = on_deny.overlay(rs)
+            out.append((top, compiler.compile_ruleset(ov_top).program, ov_top))  # `top` itself: see _install
+            top_traps = True
+            continue
         if top is not None and (rs == top or (not last and rs in _active)):
             continue  # already enforced (the same policy again, or a mandatory base loaded earlier)
         if top is not None:
@@ -222,12 +258,23 @@ def _stage(profiles: Sequence[Profile], need: Sequence[str]) -> list[tuple[Any, 
                     f"profile {rs.name!r} would allow what the active profile {top.name!r} denies "
                     f"({', '.join(loose[:5])}{', ...' if len(loose) > 5 else ''}); filters can only tighten"
                 )
-        out.append((rs, compiler.compile_ruleset(rs)))
-        top = rs
+        program = compiler.compile_ruleset(rs).program
+        ov: Any = None
+        if trap:
+            from . import on_deny
+
+            ov = on_deny.overlay(rs)
+            program = compiler.chain(compiler.compile_ruleset(ov).program, program)
+            n = len(program) // 8
+            if n > compiler.BPF_MAXINSNS:
+                raise ProfileError(f"profile {rs.name!r} with on_deny compiles to {n} BPF instructions; the "
+                                   f"kernel limit is {compiler.BPF_MAXINSNS}")
+        out.append((rs, program, ov))
+        top, top_traps = rs, trap
     return out
 
 
-def _install(rs: Any, compiled: Any) -> None:
+def _install(rs: Any, program: bytes, overlay: Any = None) -> None:
     global _filters_loaded
     nr = _seccomp_nr()
     _lib_version()  # cache it now: the new filter may deny what finding it needs
@@ -235,12 +282,24 @@ def _install(rs: Any, compiled: Any) -> None:
         before = kernel.proc_state().filters
     except OSError:
         before = _filters_loaded
+    if overlay is not None:
+        from . import on_deny
+
+        # the handler before the filter: a trap without one kills the process, and the profile may deny what
+        # installing it needs (executable memory for the ctypes callback)
+        on_deny.prepare(rs, overlay)
     try:
         kernel.set_no_new_privs()
-        kernel.load_filter(compiled.program, nr)
+        kernel.load_filter(program, nr)
     except OSError as exc:
+        if overlay is not None:
+            on_deny.forget(rs)
         raise EnforcementError(f"loading the filter failed: {exc.strerror}") from None
-    _active.append(rs)
+    if _active and _active[-1] is rs:  # the overlay alone, over the same policy loaded before
+        _trapping[-1] = True
+    else:
+        _active.append(rs)
+        _trapping.append(overlay is not None)
     _filters_loaded = before + 1
 
 

@@ -58,6 +58,8 @@ class Settings:
     disable: str = ""  # "SYSFENCE=off", "--no-filter": why filtering is switched off ("" = not)
     trust: frozenset[int] | None = None  # how files named by `profile` must be owned (project files)
     profile_key: str = ""  # the key, variable or flag alone (prefixes errors about the profile it named)
+    on_deny: str = ""  # "traceback" or "off" (on_deny.py); "" = not set here
+    on_deny_from: str = ""
 
 
 @dataclass(frozen=True)
@@ -312,13 +314,26 @@ def consume_env() -> None:
         del os.environ["SYSFENCE"]
 
 
+ON_DENY_MODES = ("traceback", "off")
+
+
+def on_deny_mode(value: str | None, where: str) -> str:
+    """What an on_deny setting names ("" = not set); SysfenceError naming `where` for anything else."""
+    v = (value or "").strip().lower()
+    if v and v not in ON_DENY_MODES:
+        raise SysfenceError(f"{where}={value!r} is not valid: use 'traceback' (or 'off')")
+    return v
+
+
 def env_controls(env: Mapping[str, str] | None = None) -> Settings:
-    """Only SYSFENCE and SYSFENCE_REQUIRED: what `sysfence.enable()` honours from the environment (the
-    profile and its additions there belong to the start-up hook and `sysfence run`)."""
+    """Only SYSFENCE, SYSFENCE_REQUIRED and SYSFENCE_ON_DENY: what `sysfence.enable()` honours from the
+    environment (the profile and its additions there belong to the start-up hook and `sysfence run`)."""
     env = os.environ if env is None else env
     on = _env_flag(env, "SYSFENCE")
+    mode = on_deny_mode(env.get("SYSFENCE_ON_DENY"), "environment variable SYSFENCE_ON_DENY")
     return Settings("environment", required=_env_flag(env, "SYSFENCE_REQUIRED"), required_from="SYSFENCE_REQUIRED",
-                    disable="SYSFENCE=off" if on is False else "")
+                    disable="SYSFENCE=off" if on is False else "", on_deny=mode,
+                    on_deny_from=f"SYSFENCE_ON_DENY={mode}" if mode else "")
 
 
 # ------------------------------------------------------------------ deciding
