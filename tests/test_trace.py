@@ -19,6 +19,10 @@ from conftest import child_env, sysfence_cli
 
 from sysfence import learn, profile, trace
 
+pytestmark = pytest.mark.skipif(
+    "user_notif" not in Path("/proc/sys/kernel/seccomp/actions_avail").read_text(),
+    reason="the kernel has no seccomp user notification")
+
 PY = sys._base_executable  # the real interpreter: no venv wrapper, no shell shim in the trace
 
 SOCKET_APP = """
