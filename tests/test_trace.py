@@ -258,3 +258,26 @@ def test_learn_output_goes_to_stdout_by_default(tmp_path):
 
 def test_child_env_is_clean():
     assert not any(k.startswith("SYSFENCE") for k in child_env())
+
+
+def test_ctrl_c_stops_the_command_and_learn_still_writes_the_profile(tmp_path):
+    """Ctrl-C reaches the whole foreground process group: the command stops, the supervisor stays to write."""
+    import signal
+    import time
+
+    out = tmp_path / "learned.toml"
+    ready = tmp_path / "ready"
+    app = tmp_path / "work_sleep.py"
+    app.write_text(f"import time, pathlib\npathlib.Path({str(ready)!r}).touch()\ntime.sleep(60)\n")
+    p = subprocess.Popen([sys.executable, "-m", "sysfence", "learn", "-o", str(out), "--", PY, str(app)],
+                         env=child_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         start_new_session=True)
+    for _ in range(300):
+        if ready.exists():
+            break
+        time.sleep(0.05)
+    os.killpg(p.pid, signal.SIGINT)
+    stdout, stderr = p.communicate(timeout=30)
+    assert p.returncode == 130, stderr  # the command's status: killed by SIGINT (128 + 2)
+    assert "KeyboardInterrupt" in stderr and "wrote" in stderr
+    assert out.read_text().startswith("# Learned by sysfence")

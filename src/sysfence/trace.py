@@ -231,6 +231,13 @@ def supervise(rs: RuleSet, command: Sequence[str], mode: str, *, base_program: b
         os._exit(126)
     os.close(go_r)
     os.close(ready_w)
+    # Like time(1) and strace: Ctrl-C reaches the whole foreground group, so the command gets it and the
+    # supervisor stays to answer its last calls and write the report; SIGTERM/SIGHUP are passed on.
+    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGQUIT, signal.SIGTERM, signal.SIGHUP)}
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGQUIT, signal.SIG_IGN)
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, lambda signum, _frame: os.kill(pid, signum))
     report = Report(list(command), rs.name, mode)
     start = time.monotonic()
     listener = -1
@@ -279,6 +286,8 @@ def supervise(rs: RuleSet, command: Sequence[str], mode: str, *, base_program: b
             os.close(go_w)
         os.close(ready_r)
         _, status = os.waitpid(pid, 0)
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
         report.exit_status = os.waitstatus_to_exitcode(status)
         if report.exit_status < 0:
             report.exit_status = 128 - report.exit_status
