@@ -120,6 +120,15 @@ def _parser() -> argparse.ArgumentParser:
                     "for every syscall number, x32 and foreign arches and argument edge values, and compare "
                     "each decision with the rules (exit 1 on a disagreement)")
     ck.add_argument("--json", action="store_true")
+
+    mf = sub.add_parser("manifest", help="the capabilities imported modules declare (run a Python program, or "
+                        "import --module M)", description="Run a Python program (its output flows through) or "
+                        "import modules in a child interpreter, then list each imported module's declared "
+                        "capabilities (__sysfence__, sysfence.toml, sysfence.declare()), their union, and "
+                        "the modules without a declaration. Exit status is the program's.")
+    mf.add_argument("--module", action="append", default=[], metavar="MODULE", help="import MODULE (repeatable)")
+    mf.add_argument("--json", action="store_true")
+    mf.add_argument("command", nargs=argparse.REMAINDER, metavar="-- python SCRIPT|-m MODULE [ARG...]")
     return p
 
 
@@ -129,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
         "run": _run, "status": _status, "show": _show, "explain": _explain, "diff": _diff,
         "export": _export, "import": _import, "check": _check, "install": _install,
         "trace": _trace, "learn": _learn, "uninstall": _uninstall,
-        "list": _list,
+        "list": _list, "manifest": _manifest,
     }[args.cmd]
     try:
         return handler(args)
@@ -764,6 +773,22 @@ def _import(args: argparse.Namespace) -> int:
         _err(f"note: {note}")
     _write(toml.dump(imported.ruleset, f"imported from {args.file} by sysfence {__version__}"), args.output)
     return 0
+
+
+def _manifest(args: argparse.Namespace) -> int:
+    from .declarations import manifest, render  # not `from . import declare`: the package exports the function
+
+    cmd = args.command[1:] if args.command[:1] == ["--"] else args.command
+    if bool(cmd) == bool(args.module):
+        _err("error: manifest needs either --module M... or a program: sysfence manifest -- python app.py")
+        return 2
+    rep, status = manifest(cmd, args.module)
+    sys.stdout.flush()
+    if args.json:
+        _print_json(rep)
+    else:
+        sys.stdout.write(render(rep))
+    return status or (1 if rep["errors"] else 0)
 
 
 def entry() -> NoReturn:

@@ -125,6 +125,7 @@ def enable(
     capabilities: Sequence[str] = (),
     actions: Sequence[str] = (),
     on_deny: str | None = None,
+    modules: Sequence[str] = (),
     _need: tuple[str, ...] = (),
 ) -> Status:
     """Filter this process and every thread and child it has or will have.
@@ -144,8 +145,19 @@ def enable(
     `on_deny="traceback"` (or SYSFENCE_ON_DENY=traceback) is a debugging mode: every denied syscall still fails
     with the profile's errno, and also prints its name and the Python stack that made it to stderr
     (on_deny.py; x86_64 only). Once on, it stays on for later calls unless they pass on_deny="off".
+    `profile="declared"` with `modules=[...]` (or "declared:mod1,mod2") builds the profile from the named
+    modules' declarations on a minimal base (declarations.py).
     """
     from . import policy
+
+    shown = profile
+    declared = isinstance(profile, str) and (profile == "declared" or profile.startswith("declared:"))
+    if modules and not declared:
+        raise SysfenceError("sysfence.enable(): modules= is only for profile='declared'")
+    if declared:
+        from .declarations import from_spec  # not `from . import declare`: the package exports the function
+
+        profile = from_spec(str(profile), modules)
 
     pol = policy.system()
     where = "sysfence.enable()"
@@ -153,7 +165,7 @@ def enable(
         raise SysfenceError(f"{where}: on_deny must be a string such as 'traceback', not {on_deny!r}")
     mode = policy.on_deny_mode(on_deny, f"{where}: on_deny")
     api = policy.Settings(
-        where, profile, f"sysfence.enable({profile!r})",
+        where, profile, f"sysfence.enable({shown!r})",
         policy.overrides(where, capabilities, allow, deny, actions,
                          {"caps": "capabilities={}", "allow": "allow={}", "deny": "deny={}",
                           "action": "actions={}"}),
