@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ctypes
 import errno as _errno
+import functools
 import os
 import sys
 from dataclasses import dataclass
@@ -33,8 +34,12 @@ class ProcState:
     no_new_privs: bool
 
 
+@functools.cache
 def _libc() -> ctypes.CDLL:
-    return ctypes.CDLL(None, use_errno=True)
+    """The C library, loaded once (trace answers each notification through it)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.syscall.restype = ctypes.c_long
+    return libc
 
 
 def unsupported_reason() -> str | None:
@@ -80,24 +85,24 @@ def set_no_new_privs() -> None:
         raise OSError(err, f"prctl(PR_SET_NO_NEW_PRIVS): {os.strerror(err)}")
 
 
-def load_filter(program: bytes, seccomp_nr: int) -> None:
-    """Install a classic-BPF program for every thread of the process (TSYNC) with one seccomp(2) call.
+def load_filter(program: bytes, seccomp_nr: int, flags: int = SECCOMP_FILTER_FLAG_TSYNC) -> int:
+    """Install a classic-BPF program with one seccomp(2) call; by default for every thread (TSYNC).
 
-    Raises OSError; a positive return (TSYNC could not synchronise that thread id) is an error too.
+    Returns what seccomp(2) returned: 0, or the listener descriptor with SECCOMP_FILTER_FLAG_NEW_LISTENER.
+    Raises OSError; with TSYNC a positive return (that thread id could not be synchronised) is an error too.
     """
     n = len(program) // 8
     buf = (SockFilter * n).from_buffer_copy(program)
     prog = SockFprog(n, ctypes.cast(buf, ctypes.POINTER(SockFilter)))
-    libc = _libc()
-    libc.syscall.restype = ctypes.c_long
-    rc = libc.syscall(
+    rc = int(_libc().syscall(
         ctypes.c_long(seccomp_nr),
         ctypes.c_long(SECCOMP_SET_MODE_FILTER),
-        ctypes.c_long(SECCOMP_FILTER_FLAG_TSYNC),
+        ctypes.c_long(flags),
         ctypes.byref(prog),
-    )
+    ))
     if rc < 0:
         err = ctypes.get_errno()
-        raise OSError(err, f"seccomp(SECCOMP_SET_MODE_FILTER, TSYNC): {os.strerror(err)}")
-    if rc > 0:
+        raise OSError(err, f"seccomp(SECCOMP_SET_MODE_FILTER, {flags:#x}): {os.strerror(err)}")
+    if rc > 0 and flags & SECCOMP_FILTER_FLAG_TSYNC:
         raise OSError(_errno.ESRCH, f"TSYNC failed: thread {rc} could not be synchronised")
+    return rc

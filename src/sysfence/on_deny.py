@@ -112,7 +112,9 @@ def supported() -> str:
 
 
 def _libc() -> Any:
-    libc = ctypes.CDLL(None, use_errno=True)
+    from . import kernel
+
+    libc = kernel._libc()
     libc.sigaction.argtypes = [ctypes.c_int, ctypes.POINTER(_SigAction), ctypes.POINTER(_SigAction)]
     libc.sigaction.restype = ctypes.c_int
     return libc

@@ -379,7 +379,7 @@ class _Worker:
             if nr is not None and nr >= 0:
                 from . import syscalls
 
-                name = {v: k for k, v in syscalls.table().items()}.get(nr, f"syscall {nr}")
+                name = syscalls.name(nr) or f"syscall {nr}"
             raise SandboxViolation(syscall=name, nr=nr, pid=self.pid)
         raise SandboxError(f"sandboxed worker {self.pid} died (exit code {code})")
 

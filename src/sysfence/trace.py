@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ctypes
 import errno as _errno
+import functools
 import os
 import select
 import shutil
@@ -29,12 +30,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import kernel, syscalls
+from .bpf import RET_ACTION_FULL, RET_ERRNO, RET_USER_NOTIF
 from .errors import EnforcementError, SysfenceError
 from .rules import Action, Kind, RuleSet
 
-RET_USER_NOTIF = 0x7FC00000
-RET_ACTION_FULL = 0xFFFF0000
-RET_ERRNO = 0x00050000
 BPF_RET_K = 0x06
 SECCOMP_FILTER_FLAG_NEW_LISTENER = 1 << 3
 USER_NOTIF_FLAG_CONTINUE = 1
@@ -145,39 +144,17 @@ class Report:
 # ------------------------------------------------------------------ supervisor
 
 
-_LIBC: ctypes.CDLL | None = None
-
-
+@functools.cache
 def _libc() -> ctypes.CDLL:
-    global _LIBC
-    if _LIBC is None:
-        _LIBC = ctypes.CDLL(None, use_errno=True)
-        _LIBC.ioctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_void_p]
-        _LIBC.syscall.restype = ctypes.c_long
-    return _LIBC
-
-
-def _load_with_listener(program: bytes) -> int:
-    n = len(program) // 8
-    buf = (kernel.SockFilter * n).from_buffer_copy(program)
-    prog = kernel.SockFprog(n, ctypes.cast(buf, ctypes.POINTER(kernel.SockFilter)))
-    libc = _libc()
-    libc.syscall.restype = ctypes.c_long
-    nr = syscalls.number("seccomp")
-    assert nr is not None
-    fd = libc.syscall(ctypes.c_long(nr), ctypes.c_long(kernel.SECCOMP_SET_MODE_FILTER),
-                      ctypes.c_long(SECCOMP_FILTER_FLAG_NEW_LISTENER), ctypes.byref(prog))
-    if fd < 0:
-        raise OSError(ctypes.get_errno(), "seccomp(NEW_LISTENER)")
-    return int(fd)
+    libc = kernel._libc()
+    libc.ioctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_void_p]
+    return libc
 
 
 def _pidfd_getfd(pid: int, target_fd: int) -> int:
     pidfd = os.pidfd_open(pid)
     try:
-        libc = _libc()
-        libc.syscall.restype = ctypes.c_long
-        fd = libc.syscall(ctypes.c_long(SYS_PIDFD_GETFD), ctypes.c_long(pidfd), ctypes.c_long(target_fd),
+        fd = _libc().syscall(ctypes.c_long(SYS_PIDFD_GETFD), ctypes.c_long(pidfd), ctypes.c_long(target_fd),
                           ctypes.c_long(0))
         if fd < 0:
             err = ctypes.get_errno()
@@ -222,7 +199,9 @@ def supervise(rs: RuleSet, command: Sequence[str], mode: str, *, base_program: b
             os.close(probe)
             os.write(ready_w, b"%d\n" % probe)  # said before loading: no call under the filter yet
             os.close(ready_w)
-            _load_with_listener(program)
+            nr = syscalls.number("seccomp")
+            assert nr is not None
+            kernel.load_filter(program, nr, SECCOMP_FILTER_FLAG_NEW_LISTENER)  # single-threaded: no TSYNC
             os.read(go_r, 1)  # the supervisor holds the listener by now (a refused read is answered)
             os.execv(path, list(command))
         except BaseException as exc:  # noqa: BLE001 -- nothing may escape a forked child
@@ -351,6 +330,5 @@ def check_supported() -> None:
     reason = kernel.unsupported_reason()
     if reason:
         raise SysfenceError(f"tracing needs seccomp: {reason}")
-    if not os.path.exists("/proc/sys/kernel/seccomp/actions_avail") or "user_notif" not in open(
-            "/proc/sys/kernel/seccomp/actions_avail").read():
+    if "user_notif" not in kernel.actions_available():
         raise SysfenceError("tracing needs seccomp user notification (Linux 5.0+, actions_avail: user_notif)")
