@@ -53,6 +53,7 @@ ACT_LOG = 0x7FFC0000
 ACT_ALLOW = 0x7FFF0000
 
 NR_SCMP_ERROR = -1
+ARCH_NATIVE = 0
 
 
 class ArgCmp(ctypes.Structure):
@@ -88,6 +89,8 @@ _SIGNATURES: dict[str, tuple[Any, list[Any]]] = {
     "seccomp_attr_get": (ctypes.c_int, [_c_void_p, ctypes.c_int, ctypes.POINTER(ctypes.c_uint32)]),
     "seccomp_arch_native": (ctypes.c_uint32, []),
     "seccomp_arch_resolve_name": (ctypes.c_uint32, [ctypes.c_char_p]),
+    "seccomp_arch_add": (ctypes.c_int, [_c_void_p, ctypes.c_uint32]),
+    "seccomp_arch_remove": (ctypes.c_int, [_c_void_p, ctypes.c_uint32]),
     "seccomp_rule_add_exact_array": (
         ctypes.c_int,
         [_c_void_p, ctypes.c_uint32, ctypes.c_int, ctypes.c_uint, ctypes.POINTER(ArgCmp)],
@@ -173,6 +176,14 @@ class Filter:
 
     def set_attr(self, attr: int, value: int) -> None:
         check(self._lib.seccomp_attr_set(self.ctx, attr, value), f"seccomp_attr_set({attr}, {value:#x})")
+
+    def set_arch(self, arch: int) -> None:
+        """Make the filter for `arch` only (instead of the native one). Rules are still added with *native*
+        syscall numbers: libseccomp translates them to `arch` by name."""
+        if arch == arch_native():
+            return
+        check(self._lib.seccomp_arch_add(self.ctx, arch), f"seccomp_arch_add({arch:#x})")
+        check(self._lib.seccomp_arch_remove(self.ctx, ARCH_NATIVE), "seccomp_arch_remove(native)")
 
     def add_rule(self, action: int, nr: int, conditions: list[tuple[int, int, int, int]]) -> None:
         """Add one rule exactly as given (no libseccomp rewriting); conditions are (arg, op, a, b)."""

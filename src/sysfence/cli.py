@@ -9,12 +9,10 @@ import sys
 from typing import Any, NoReturn
 
 from . import __version__
+from ._entry import EXIT_FAILURE, EXIT_NOTFOUND, exec_command
 from .errors import SysfenceError
 
 SCHEMA_VERSION = 1
-EXIT_FAILURE = 125  # sysfence failed before running the command
-EXIT_NOEXEC = 126
-EXIT_NOTFOUND = 127
 
 
 def _err(msg: str) -> None:
@@ -170,6 +168,7 @@ def _write(text: str, path: str | None) -> None:
 def _run(args: argparse.Namespace) -> int:
     from . import policy
     from .enforce import State, apply
+    from .errors import LibseccompMissing
 
     cmd = args.command[1:] if args.command[:1] == ["--"] else args.command
     if not cmd:
@@ -182,6 +181,12 @@ def _run(args: argparse.Namespace) -> int:
             True if args.required else None, "--required", "--no-filter" if args.no_filter else "",
             profile_key="--profile",
         )
+    except LibseccompMissing as exc:  # the flags' syscall names are checked against libseccomp's table
+        if args.required or policy.env_controls().required:
+            _err(f"error: seccomp enforcement required but unavailable: {exc}")
+            return EXIT_FAILURE
+        _err(f"warning: {exc}; running {cmd[0]} WITHOUT a seccomp filter (use --required to refuse)")
+        return exec_command(cmd)
     except SysfenceError as exc:
         _err(f"error: {exc}")
         return 2
@@ -192,15 +197,7 @@ def _run(args: argparse.Namespace) -> int:
         _err(f"warning: {st.reason}; running {cmd[0]} WITHOUT a seccomp filter (use --required to refuse)")
     if st.state is State.ENFORCING:
         policy.consume_env()  # COMMAND inherits the filter; its own start-up hook must not stack it again
-    try:
-        os.execvp(cmd[0], cmd)
-    except FileNotFoundError:
-        _err(f"error: {cmd[0]}: command not found")
-        return EXIT_NOTFOUND
-    except OSError as exc:
-        _err(f"error: {cmd[0]}: cannot execute: {exc.strerror}")
-        return EXIT_NOEXEC
-    return EXIT_FAILURE  # not reached
+    return exec_command(cmd)
 
 
 def _status(args: argparse.Namespace) -> int:
@@ -789,7 +786,3 @@ def _manifest(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(render(rep))
     return status or (1 if rep["errors"] else 0)
-
-
-def entry() -> NoReturn:
-    sys.exit(main())

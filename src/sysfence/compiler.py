@@ -64,8 +64,9 @@ class Compiled:
         return len(self.program) // _INSN.size
 
 
-def _new_filter(default: Action) -> lib.Filter:
+def _new_filter(default: Action, arch: int) -> lib.Filter:
     f = lib.Filter(encode(default))
+    f.set_arch(arch)
     f.set_attr(lib.ATTR_ACT_BADARCH, lib.ACT_KILL_PROCESS)  # foreign arch (i386 int $0x80, x32): kill
     f.set_attr(lib.ATTR_CTL_OPTIMIZE, 2)  # binary tree over syscall numbers
     return f
@@ -81,17 +82,21 @@ def _conditions(rule: Rule) -> list[tuple[int, int, int, int]]:
     return out
 
 
-def compile_ruleset(rs: RuleSet) -> Compiled:
-    """Compile, or raise ProfileError/LibseccompError; never touches the running process."""
-    arch = syscalls.native_arch()
+def compile_ruleset(rs: RuleSet, arch: int | None = None) -> Compiled:
+    """Compile for `arch` (the native one by default), or raise ProfileError/LibseccompError; never touches
+    the running process. Other architectures are for the programs shipped precompiled (precompiled.py)."""
+    native = syscalls.native_arch()
+    arch = native if arch is None else arch
     missing: list[str] = []
-    nrs: dict[str, int] = {}
+    nrs: dict[str, int] = {}  # numbers on `arch`: what the program compares with
+    add: dict[str, int] = {}  # what libseccomp takes: native numbers (or its pseudo-numbers), translated by name
     for name in sorted(rs.base):
         nr = syscalls.number(name, arch)
         if nr is None:
             missing.append(name)
         else:
             nrs[name] = nr
+            add[name] = nr if arch == native else lib.resolve_name(name, native)
     main_default = rs.default_action
     for rule in rs.permits:
         b = rs.base[rule.syscall].action
@@ -102,24 +107,24 @@ def compile_ruleset(rs: RuleSet) -> Compiled:
             )
     stages = []
     if rs.unknown_action.kind is not Kind.ALLOW:
-        with _new_filter(rs.unknown_action) as known:
-            for nr in nrs.values():
+        with _new_filter(rs.unknown_action, arch) as known:
+            for nr in add.values():
                 known.add_rule(lib.ACT_ALLOW, nr, [])
             stages.append(known.export_bpf())
     if rs.guards:
-        with _new_filter(Action(Kind.ALLOW)) as guards:
+        with _new_filter(Action(Kind.ALLOW), arch) as guards:
             for rule in rs.guards:
-                if rule.syscall in nrs:
-                    guards.add_rule(encode(rule.action), nrs[rule.syscall], _conditions(rule))
+                if rule.syscall in add:
+                    guards.add_rule(encode(rule.action), add[rule.syscall], _conditions(rule))
             stages.append(guards.export_bpf())
-    with _new_filter(main_default) as main:
-        for name, nr in nrs.items():
+    with _new_filter(main_default, arch) as main:
+        for name, nr in add.items():
             action = rs.base[name].action
             if action != main_default:
                 main.add_rule(encode(action), nr, [])
         for rule in rs.permits:
-            if rule.syscall in nrs:
-                main.add_rule(encode(rule.action), nrs[rule.syscall], _conditions(rule))
+            if rule.syscall in add:
+                main.add_rule(encode(rule.action), add[rule.syscall], _conditions(rule))
         stages.append(main.export_bpf())
     program = stages[-1]
     for stage in reversed(stages[:-1]):

@@ -2,57 +2,107 @@
 
 from __future__ import annotations
 
-import enum
 import errno
 import sys
-import threading
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any
+from _thread import allocate_lock
 
-from . import kernel
+from . import kernel, precompiled, shortcut  # what enable()'s fast path needs, imported with the package
 from .errors import EnforcementError, LibseccompMissing, LooseningError, ProfileError, SysfenceError, UnavailableError
 
+# `import sysfence` must stay cheap (bench/startup.py): no enum, dataclasses, typing or threading here.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from typing import Any, ClassVar
+
     from .policy import Mandatory, Settings
     from .profile import Profile
 
-_lock = threading.Lock()
-_active: list[Any] = []  # RuleSets this process loaded, oldest first
+_lock = allocate_lock()
+_active: list[Any] = []  # RuleSets (or precompiled.Entry, loaded by the fast path) this process loaded, oldest first
 _trapping: list[bool] = []  # for each of _active: loaded in on_deny="traceback" mode (on_deny.py)
+_precompiled: list[str] = []  # for each of _active: the libseccomp version that compiled its shipped program, or ""
 _warned_off = False
 
 
-class State(enum.Enum):
-    ENFORCING = "enforcing"
-    DISABLED = "disabled"
-    UNAVAILABLE = "unavailable"
+class State:
+    """ENFORCING, DISABLED or UNAVAILABLE; compare with `is`. Shaped like an Enum (.name, .value)."""
+
+    __slots__ = ("name", "value")
+    ENFORCING: ClassVar[State]
+    DISABLED: ClassVar[State]
+    UNAVAILABLE: ClassVar[State]
+
+    def __init__(self, name: str, value: str) -> None:
+        self.name, self.value = name, value
+
+    def __repr__(self) -> str:
+        return f"<State.{self.name}: {self.value!r}>"
+
+    def __reduce__(self) -> str:
+        return self.name  # pickles as the module-level alias below, so `is` still holds after a round trip
 
 
-@dataclass(frozen=True)
+State.ENFORCING = ENFORCING = State("ENFORCING", "enforcing")
+State.DISABLED = DISABLED = State("DISABLED", "disabled")
+State.UNAVAILABLE = UNAVAILABLE = State("UNAVAILABLE", "unavailable")
+
+
 class Status:
+    """What enable() or status() found; immutable."""
+
+    __slots__ = ("state", "reason", "profile", "rules", "libseccomp", "filters", "no_new_privs", "profiles",
+                 "precompiled")
+    FIELDS = __slots__
     state: State
-    reason: str = ""
-    profile: str = ""
-    rules: int = 0
-    libseccomp: str = ""
-    filters: int = 0  # seccomp filters on this process (from /proc), all loaders included
-    no_new_privs: bool = False
-    profiles: tuple[str, ...] = field(default_factory=tuple)  # every profile sysfence stacked, oldest first
+    reason: str
+    profile: str
+    rules: int
+    libseccomp: str  # the libseccomp that compiled the top filter (for a shipped program: at build time)
+    filters: int  # seccomp filters on this process (from /proc), all loaders included
+    no_new_privs: bool
+    profiles: tuple[str, ...]  # every profile sysfence stacked, oldest first
+    precompiled: bool  # the top filter is a program shipped in the package (precompiled.py)
+
+    def __init__(self, state: State, reason: str = "", profile: str = "", rules: int = 0, libseccomp: str = "",
+                 filters: int = 0, no_new_privs: bool = False, profiles: tuple[str, ...] = (),
+                 precompiled: bool = False) -> None:
+        for k, v in zip(self.FIELDS, (state, reason, profile, rules, libseccomp, filters, no_new_privs,
+                                      tuple(profiles), precompiled), strict=True):
+            object.__setattr__(self, k, v)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"Status is immutable (cannot set {name!r})")
+
+    def _values(self) -> tuple[object, ...]:
+        return tuple(getattr(self, k) for k in self.FIELDS)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Status) and self._values() == other._values()
+
+    def __hash__(self) -> int:
+        return hash(self._values())
+
+    def __repr__(self) -> str:
+        return "Status(" + ", ".join(f"{k}={getattr(self, k)!r}" for k in self.FIELDS) + ")"
+
+    def __reduce__(self) -> tuple[type[Status], tuple[object, ...]]:
+        return Status, self._values()
 
     @property
     def enforcing(self) -> bool:
         return self.state is State.ENFORCING
 
     def to_json(self) -> dict[str, Any]:
-        d = asdict(self)
+        d: dict[str, Any] = {k: getattr(self, k) for k in self.FIELDS}
         d["state"] = self.state.value
         d["profiles"] = list(self.profiles)
         return d
 
     def __str__(self) -> str:
         if self.state is State.ENFORCING and self.profile:
-            return f"enforcing profile {self.profile!r} ({self.rules} rules, libseccomp {self.libseccomp})"
+            how = "precompiled by libseccomp" if self.precompiled else "libseccomp"
+            return f"enforcing profile {self.profile!r} ({self.rules} rules, {how} {self.libseccomp})"
         return f"{self.state.value}: {self.reason}"
 
 
@@ -68,16 +118,17 @@ def _lib_version() -> str:
 _filters_loaded = 0  # filters on this process when sysfence last loaded one (/proc may be denied later)
 
 
-def _enforcing() -> Status:
+def _enforcing(proc: kernel.ProcState | None = None) -> Status:
     """Status of what this process loaded, from memory first: its own filter may deny /proc and prctl."""
     rs = _active[-1]
     try:
-        proc = kernel.proc_state()
+        proc = proc or kernel.proc_state()
         filters, nnp = proc.filters, proc.no_new_privs
     except OSError:
         filters, nnp = _filters_loaded, True
-    return Status(State.ENFORCING, "", rs.name, rs.rule_count, _lib_version(), filters, nnp,
-                  tuple(r.name for r in _active))
+    shipped = _precompiled[-1]
+    return Status(State.ENFORCING, "", rs.name, rs.rule_count, shipped or _lib_version(), filters, nnp,
+                  tuple(r.name for r in _active), bool(shipped))
 
 
 def status() -> Status:
@@ -148,6 +199,11 @@ def enable(
     `profile="declared"` with `modules=[...]` (or "declared:mod1,mod2") builds the profile from the named
     modules' declarations on a minimal base (declarations.py).
     """
+    if not (allow or deny or capabilities or actions or on_deny or modules or _need) and (
+            profile is None or isinstance(profile, str)):
+        fast = quick(profile, project=False, execve=False)
+        if fast is not None:
+            return fast
     from . import policy
 
     shown = profile
@@ -164,15 +220,21 @@ def enable(
     if on_deny is not None and not isinstance(on_deny, str):
         raise SysfenceError(f"{where}: on_deny must be a string such as 'traceback', not {on_deny!r}")
     mode = policy.on_deny_mode(on_deny, f"{where}: on_deny")
+    env = policy.env_controls()
+    try:
+        extra = policy.overrides(where, capabilities, allow, deny, actions,
+                                 {"caps": "capabilities={}", "allow": "allow={}", "deny": "deny={}",
+                                  "action": "actions={}"})
+    except LibseccompMissing as exc:  # syscall names are checked against libseccomp's table
+        if required or env.required or pol.mandatory is not None:
+            raise LibseccompMissing(f"seccomp enforcement required but unavailable: {exc}") from None
+        return Status(State.UNAVAILABLE, str(exc))
     api = policy.Settings(
-        where, profile, f"sysfence.enable({shown!r})",
-        policy.overrides(where, capabilities, allow, deny, actions,
-                         {"caps": "capabilities={}", "allow": "allow={}", "deny": "deny={}",
-                          "action": "actions={}"}),
+        where, profile, f"sysfence.enable({shown!r})", extra,
         True if required else None, f"{where}: required=True",
         on_deny=mode, on_deny_from=f"sysfence.enable(on_deny={mode!r})" if mode else "",
     )
-    return apply([policy.BUILTIN, pol.settings, policy.env_controls(), api], pol.mandatory, "python", need=_need)
+    return apply([policy.BUILTIN, pol.settings, env, api], pol.mandatory, "python", need=_need)
 
 
 def apply(layers: Sequence[Settings], mandatory: Mandatory | None, scope: str, need: Sequence[str] = ()) -> Status:
@@ -203,17 +265,9 @@ def apply(layers: Sequence[Settings], mandatory: Mandatory | None, scope: str, n
         return st if st.state is not State.DISABLED else Status(State.DISABLED, off, libseccomp=st.libseccomp,
                                                                   no_new_privs=st.no_new_privs)
     reason = kernel.unsupported_reason()
-    error: type[UnavailableError] = UnavailableError
-    if reason is None:
-        try:
-            from . import _libseccomp
-
-            _libseccomp.info()
-        except LibseccompMissing as exc:
-            reason, error = str(exc), LibseccompMissing
     if reason is not None:
         if req:
-            raise error(f"seccomp enforcement required but unavailable: {reason}")
+            raise UnavailableError(f"seccomp enforcement required but unavailable: {reason}")
         return Status(State.UNAVAILABLE, reason)
     if trap:
         from . import on_deny as _on_deny
@@ -221,11 +275,19 @@ def apply(layers: Sequence[Settings], mandatory: Mandatory | None, scope: str, n
         why = _on_deny.supported()
         if why:
             raise SysfenceError(f"{mode_from or 'on_deny'}: {why}")
-    planned = policy.plan(layers, mandatory, scope)
-    with _lock:
-        staged = _stage(planned.profiles, need, trap)  # everything checked and compiled before anything is loaded
-        for rs, program, overlay in staged:
-            _install(rs, program, overlay)
+    try:
+        planned = policy.plan(layers, mandatory, scope)
+        with _lock:
+            staged = _stage(planned.profiles, need, trap)  # everything checked and compiled before anything is loaded
+            for rs, program, overlay, shipped in staged:
+                _install(rs, program, overlay, shipped)
+    except LibseccompMissing as exc:  # raised before anything was loaded: parsing and compiling come first
+        loaded = None if trap or mandatory is not None else _shipped_instead(layers, need)
+        if loaded is not None:
+            return loaded
+        if req:
+            raise LibseccompMissing(f"seccomp enforcement required but unavailable: {exc}") from None
+        return Status(State.UNAVAILABLE, str(exc))
     from . import capabilities as _capabilities
 
     top = planned.profiles[-1]
@@ -235,13 +297,20 @@ def apply(layers: Sequence[Settings], mandatory: Mandatory | None, scope: str, n
     return _enforcing()
 
 
-def _stage(profiles: Sequence[Profile], need: Sequence[str], trap: bool = False) -> list[tuple[Any, bytes, Any]]:
-    """The (RuleSet, BPF program, on_deny overlay RuleSet or None) still to load, oldest first; raises before
-    anything is loaded. With `trap` (on_deny), each program starts with the overlay that traps the profile's
-    errno denials (on_deny.overlay), chained in front of the profile's own program: still one filter."""
+def _stage(profiles: Sequence[Profile], need: Sequence[str], trap: bool = False
+           ) -> list[tuple[Any, bytes, Any, str]]:
+    """The (RuleSet, BPF program, on_deny overlay RuleSet or None, libseccomp version of a shipped program or "")
+    still to load, oldest first; raises before anything is loaded. With `trap` (on_deny), each program starts
+    with the overlay that traps the profile's errno denials (on_deny.overlay), chained in front of the
+    profile's own program: still one filter."""
     from . import compiler
 
-    out: list[tuple[Any, bytes, Any]] = []
+    for i, loaded in enumerate(_active):
+        if isinstance(loaded, precompiled.Entry):  # loaded by the fast path: compare as a RuleSet from now on
+            from . import profile as _profile
+
+            _active[i] = _profile.load(precompiled.BUILTIN_PREFIX + loaded.name).ruleset()
+    out: list[tuple[Any, bytes, Any, str]] = []
     top = _active[-1] if _active else None
     top_traps = bool(_trapping) and _trapping[-1]
     for i, prof in enumerate(profiles):
@@ -258,7 +327,7 @@ def _stage(profiles: Sequence[Profile], need: Sequence[str], trap: bool = False)
             from . import on_deny  # the same policy again, now with on_deny: stack only its overlay
 
             ov_top = on_deny.overlay(rs)
-            out.append((top, compiler.compile_ruleset(ov_top).program, ov_top))  # `top` itself: see _install
+            out.append((top, compiler.compile_ruleset(ov_top).program, ov_top, ""))  # `top` itself: see _install
             top_traps = True
             continue
         if top is not None and (rs == top or (not last and rs in _active)):
@@ -270,30 +339,28 @@ def _stage(profiles: Sequence[Profile], need: Sequence[str], trap: bool = False)
                     f"profile {rs.name!r} would allow what the active profile {top.name!r} denies "
                     f"({', '.join(loose[:5])}{', ...' if len(loose) > 5 else ''}); filters can only tighten"
                 )
-        program = compiler.compile_ruleset(rs).program
+        program, shipped = precompiled.program_for(rs)
+        if program is None:
+            program = compiler.compile_ruleset(rs).program
         ov: Any = None
         if trap:
             from . import on_deny
 
             ov = on_deny.overlay(rs)
-            program = compiler.chain(compiler.compile_ruleset(ov).program, program)
+            program, shipped = compiler.chain(compiler.compile_ruleset(ov).program, program), ""
             n = len(program) // 8
             if n > compiler.BPF_MAXINSNS:
                 raise ProfileError(f"profile {rs.name!r} with on_deny compiles to {n} BPF instructions; the "
                                    f"kernel limit is {compiler.BPF_MAXINSNS}")
-        out.append((rs, program, ov))
+        out.append((rs, program, ov, shipped))
         top, top_traps = rs, trap
     return out
 
 
-def _install(rs: Any, program: bytes, overlay: Any = None) -> None:
-    global _filters_loaded
+def _install(rs: Any, program: bytes, overlay: Any = None, shipped: str = "") -> None:
     nr = _seccomp_nr()
-    _lib_version()  # cache it now: the new filter may deny what finding it needs
-    try:
-        before = kernel.proc_state().filters
-    except OSError:
-        before = _filters_loaded
+    if not shipped:
+        _lib_version()  # cache it now: the new filter may deny what finding it needs
     if overlay is not None:
         from . import on_deny
 
@@ -301,18 +368,97 @@ def _install(rs: Any, program: bytes, overlay: Any = None) -> None:
         # installing it needs (executable memory for the ctypes callback)
         on_deny.prepare(rs, overlay)
     try:
+        _load(rs, program, nr, overlay is not None, shipped)
+    except EnforcementError:
+        if overlay is not None:
+            on_deny.forget(rs)
+        raise
+
+
+def _load(rs: Any, program: bytes, nr: int, trapping: bool = False, shipped: str = "",
+          count_before: bool = True) -> kernel.ProcState | None:
+    """NoNewPrivs, then one seccomp(2) call; record what was loaded. Counts this process's filters before
+    loading (the new one may deny /proc), or with `count_before=False` after it (returned: one read less)."""
+    global _filters_loaded
+    before = _filters_loaded
+    if count_before:
+        try:
+            before = kernel.proc_state().filters
+        except OSError:
+            pass
+    try:
         kernel.set_no_new_privs()
         kernel.load_filter(program, nr)
     except OSError as exc:
-        if overlay is not None:
-            on_deny.forget(rs)
         raise EnforcementError(f"loading the filter failed: {exc.strerror}") from None
     if _active and _active[-1] is rs:  # the overlay alone, over the same policy loaded before
         _trapping[-1] = True
     else:
         _active.append(rs)
-        _trapping.append(overlay is not None)
+        _trapping.append(trapping)
+        _precompiled.append(shipped)
     _filters_loaded = before + 1
+    if count_before:
+        return None
+    try:
+        after = kernel.proc_state()
+    except OSError:
+        return None
+    _filters_loaded = after.filters
+    return after
+
+
+def quick(profile: str | None, *, project: bool, execve: bool) -> Status | None:
+    """The fast path: a built-in profile's shipped program, when nothing configures sysfence (shortcut.py)
+    and nothing is loaded yet. None: take the full path, which decides the same but reads the configuration
+    and may compile. `execve`: the program is about to exec a command (`sysfence run`)."""
+    if _active:
+        return None
+    name = shortcut.builtin(profile, project=project)
+    return _load_shipped(name, execve) if name is not None else None
+
+
+def _shipped_instead(layers: Sequence[Settings], need: Sequence[str]) -> Status | None:
+    """Without libseccomp the full path cannot even parse a profile (syscall names are checked against its
+    table). If the layers choose a plain built-in -- no additions, not shadowed by a store profile -- its
+    shipped program is exactly what they ask for: load that."""
+    if any(s.layers for s in layers):
+        return None
+    name: Any = "default"
+    for s in layers:
+        if s.profile:
+            name = s.profile  # as policy.plan(): the highest layer that names a profile
+    if not isinstance(name, str):
+        return None
+    if not name.startswith(precompiled.BUILTIN_PREFIX):
+        from . import store
+
+        try:
+            if store.lookup(name) is not None:
+                return None
+        except (SysfenceError, OSError):
+            return None
+    name = name.removeprefix(precompiled.BUILTIN_PREFIX)
+    if _active:  # the same built-in again is a no-op, as on the full path; anything else needs libseccomp
+        top = _active[-1]
+        return _enforcing() if isinstance(top, precompiled.Entry) and top.name == name else None
+    return _load_shipped(name, "execve" in need)
+
+
+def _load_shipped(name: str, execve: bool) -> Status | None:
+    entry = precompiled.find(name)
+    if entry is None or (execve and not entry.execve_allowed) or kernel.unsupported_reason() is not None:
+        return None
+    program = entry.program()
+    if program is None:
+        return None
+    with _lock:
+        if _active:
+            return None
+        # the built-ins allow reading /proc/self/status, so count the filters once, after loading
+        proc = _load(entry, program, precompiled.SECCOMP_NR[entry.arch], shipped=entry.libseccomp,
+                     count_before=False)
+    return _enforcing(proc)
 
 
 def _seccomp_nr() -> int:

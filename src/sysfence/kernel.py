@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import ctypes
 import errno as _errno
-import functools
 import os
 import sys
-from dataclasses import dataclass
 
 PR_GET_SECCOMP = 21
 PR_SET_NO_NEW_PRIVS = 38
@@ -25,21 +23,37 @@ class SockFprog(ctypes.Structure):
     _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.POINTER(SockFilter))]
 
 
-@dataclass(frozen=True)
 class ProcState:
-    """The seccomp lines of /proc/<pid>/status."""
+    """The seccomp lines of /proc/<pid>/status. (A plain class: this module is on the import path of
+    `import sysfence`, which must not pay for dataclasses.)"""
 
-    seccomp_mode: int  # 0 none, 1 strict, 2 filter
-    filters: int
-    no_new_privs: bool
+    __slots__ = ("seccomp_mode", "filters", "no_new_privs")
+
+    def __init__(self, seccomp_mode: int, filters: int, no_new_privs: bool) -> None:
+        self.seccomp_mode = seccomp_mode  # 0 none, 1 strict, 2 filter
+        self.filters = filters
+        self.no_new_privs = no_new_privs
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ProcState) and (self.seccomp_mode, self.filters, self.no_new_privs) == (
+            other.seccomp_mode, other.filters, other.no_new_privs)
+
+    def __repr__(self) -> str:
+        return (f"ProcState(seccomp_mode={self.seccomp_mode}, filters={self.filters}, "
+                f"no_new_privs={self.no_new_privs})")
 
 
-@functools.cache
+_libc_handle: ctypes.CDLL | None = None
+
+
 def _libc() -> ctypes.CDLL:
     """The C library, loaded once (trace answers each notification through it)."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.syscall.restype = ctypes.c_long
-    return libc
+    global _libc_handle
+    if _libc_handle is None:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.syscall.restype = ctypes.c_long
+        _libc_handle = libc
+    return _libc_handle
 
 
 def unsupported_reason() -> str | None:
@@ -66,16 +80,25 @@ def actions_available() -> list[str]:
 
 
 def proc_state(pid: int | str = "self") -> ProcState:
-    fields: dict[str, str] = {}
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            key, _, value = line.partition(":")
+    """The seccomp lines of /proc/PID/status (raw os calls: enable() reads it on every load)."""
+    fd = os.open(f"/proc/{pid}/status", os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        data = os.read(fd, 1 << 16)
+    finally:
+        os.close(fd)
+    fields: dict[bytes, bytes] = {}
+    for line in data.splitlines():
+        key, _, value = line.partition(b":")
+        if key in _PROC_KEYS:
             fields[key] = value.strip()
     return ProcState(
-        seccomp_mode=int(fields.get("Seccomp", "0")),
-        filters=int(fields.get("Seccomp_filters", "0")),
-        no_new_privs=fields.get("NoNewPrivs", "0") == "1",
+        seccomp_mode=int(fields.get(b"Seccomp", b"0")),
+        filters=int(fields.get(b"Seccomp_filters", b"0")),
+        no_new_privs=fields.get(b"NoNewPrivs", b"0") == b"1",
     )
+
+
+_PROC_KEYS = frozenset((b"Seccomp", b"Seccomp_filters", b"NoNewPrivs"))
 
 
 def set_no_new_privs() -> None:

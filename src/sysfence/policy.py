@@ -35,6 +35,7 @@ from . import profile as _profile
 from .errors import LooseningError, ProfileError, SysfenceError
 from .profile import Layer, Profile
 from .rules import EPERM
+from .shortcut import find_project, may_configure
 
 SCOPES = ("python", "run")
 SETTINGS_KEYS = {"profile", "required"} | (_profile.TOP_KEYS - {"name", "description", "table", "extends"})
@@ -163,28 +164,10 @@ def system(base: str | None = None) -> Policy:
     return Policy(settings, mandatory)
 
 
-PROJECT_FILES = ("sysfence.toml", "pyproject.toml")
-
-
-def find_project(cwd: str | None = None) -> str | None:
-    """The nearest sysfence.toml, or pyproject.toml with a [tool.sysfence] table, from `cwd` upwards; the
-    search stops at the first directory holding either file."""
-    d = os.path.abspath(cwd or os.getcwd())
-    while True:
-        for name in PROJECT_FILES:
-            path = os.path.join(d, name)
-            if os.path.isfile(path):
-                return path
-        parent = os.path.dirname(d)
-        if parent == d:
-            return None
-        d = parent
-
-
 def project(cwd: str | None = None) -> Settings | None:
     path = find_project(cwd)
-    if path is None:
-        return None
+    if path is None or not may_configure(path):
+        return None  # a pyproject.toml that never mentions sysfence is not read (as `sysfence run`'s fast path)
     trust = frozenset({0, os.geteuid()})
     try:
         data = store.read_trusted(path, trust)
