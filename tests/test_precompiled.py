@@ -424,3 +424,22 @@ def test_quick_run_takes_only_the_plain_forms():
     for argv in (["run", "true"], ["run", "--"], ["run", "--cap", "x", "--", "true"], ["status"], [],
                  ["run", "--profile"], ["run", "--no-filter", "--", "true"]):
         assert quick_run(argv) is None, argv
+
+
+@needs_native
+@pytest.mark.parametrize("extra, fast", [({}, True), ({"SYSFENCE_DENY": "uname"}, False)])
+def test_start_up_hook_loads_a_shipped_builtin_named_by_sysfence_profile(built, tmp_path, extra, fast):
+    """SYSFENCE_PROFILE=no-network alone takes the fast path (no configuration code imported); with any other
+    SYSFENCE_* variable the full path applies it all. Either way sockets get EPERM and the variable is consumed."""
+    r = _py(built, """
+        import os, socket, sys
+        import sysfence._hook  # what sysfence.pth imports when a SYSFENCE_* variable is set
+        try:
+            socket.socket()
+            print("socket allowed")
+        except PermissionError:
+            print("socket EPERM")
+        print("fast" if "sysfence.policy" not in sys.modules else "full", "SYSFENCE_PROFILE" in os.environ)
+        """, tmp_path, SYSFENCE_PROFILE="no-network", **extra)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split("\n")[:2] == ["socket EPERM", f"{'fast' if fast else 'full'} False"]

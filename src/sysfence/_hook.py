@@ -44,11 +44,16 @@ def is_cli(argv: list[str], orig_argv: list[str], prefix: str) -> bool:
 
 
 def run() -> None:
-    from . import policy
-    from .enforce import State, apply
-
     if is_cli(sys.argv, sys.orig_argv, sys.prefix):
         return
+    from .enforce import State, apply, quick
+
+    # SYSFENCE_PROFILE=<built-in> alone, nothing else configured: its shipped program (shortcut.py)
+    if quick(None, project=True, execve=False, env_profile=True) is not None:
+        os.environ.pop("SYSFENCE_PROFILE", None)  # as policy.consume_env(): children inherit the filter
+        return
+    from . import policy
+
     pol = policy.system()
     env = policy.environment()
     mandatory = pol.mandatory if pol.mandatory is not None and "python" in pol.mandatory.applies_to else None

@@ -408,13 +408,13 @@ def _load(rs: Any, program: bytes, nr: int, trapping: bool = False, shipped: str
     return after
 
 
-def quick(profile: str | None, *, project: bool, execve: bool) -> Status | None:
+def quick(profile: str | None, *, project: bool, execve: bool, env_profile: bool = False) -> Status | None:
     """The fast path: a built-in profile's shipped program, when nothing configures sysfence (shortcut.py)
     and nothing is loaded yet. None: take the full path, which decides the same but reads the configuration
     and may compile. `execve`: the program is about to exec a command (`sysfence run`)."""
     if _active:
         return None
-    name = shortcut.builtin(profile, project=project)
+    name = shortcut.builtin(profile, project=project, env_profile=env_profile)
     return _load_shipped(name, execve) if name is not None else None
 
 

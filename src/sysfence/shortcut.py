@@ -44,17 +44,23 @@ def may_configure(path: str) -> bool:
     return b"sysfence" in data or b"\\u" in data or b"\\U" in data
 
 
-def quiet() -> bool:
-    """No SYSFENCE* variable is set (they can choose, extend, require, disable or relocate profiles)."""
-    return not any(k.startswith("SYSFENCE") for k in os.environ)
+def quiet(but: str = "") -> bool:
+    """No SYSFENCE* variable is set, except `but` (they can choose, extend, require, disable or relocate
+    profiles)."""
+    return not any(k.startswith("SYSFENCE") and k != but for k in os.environ)
 
 
-def builtin(name: str | None, *, project: bool) -> str | None:
+def builtin(name: str | None, *, project: bool, env_profile: bool = False) -> str | None:
     """The built-in profile that `name` (None: the system default) means here, or None when configuration
     could change that and the full path must decide. `project`: the project file is a settings layer
-    (`sysfence run` and the start-up hook; enable() ignores it)."""
-    if not quiet() or os.path.lexists(ETC):
+    (`sysfence run` and the start-up hook; enable() ignores it). `env_profile`: the start-up hook, where
+    SYSFENCE_PROFILE (the only variable allowed then) names the profile."""
+    if not quiet("SYSFENCE_PROFILE" if env_profile else "") or os.path.lexists(ETC):
         return None
+    if env_profile:
+        name = os.environ.get("SYSFENCE_PROFILE", "").strip() or None
+        if name is None:
+            return None
     if project:
         path = find_project()
         if path is not None and may_configure(path):
