@@ -12,8 +12,6 @@ Also imported by bench/run.py: measure(quick) -> dict, render(result) -> list[st
 
 from __future__ import annotations
 
-import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -85,15 +83,7 @@ def render(result: dict[str, Any]) -> list[str]:
     return lines
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--quick", action="store_true", help="accepted for symmetry; changes nothing")
-    ap.add_argument("--json", action="store_true")
-    args = ap.parse_args()
-    result = measure(args.quick)
-    print(json.dumps(result, indent=2) if args.json else "\n".join(render(result)))
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    import section
+
+    sys.exit(section.main(measure, render, (__doc__ or "").splitlines()[0]))
