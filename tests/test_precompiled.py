@@ -206,7 +206,9 @@ def test_sysfence_run_fast_path_enforces_the_default(built, tmp_path):
 @needs_native
 def test_run_exit_statuses_on_the_fast_path(built, tmp_path):
     run = [sys.executable, "-m", "sysfence", "run", "--"]
-    r = subprocess.run([*run, "no-such-command-xyz"], env=_env(built), cwd=tmp_path, capture_output=True, text=True)
+    path = {"PATH": "/usr/bin:/bin"}  # an unreadable PATH entry would make it EACCES (126), as execvp(3) does
+    r = subprocess.run([*run, "no-such-command-xyz"], env=_env(built, **path), cwd=tmp_path, capture_output=True,
+                       text=True)
     assert (r.returncode, r.stderr) == (127, "sysfence: error: no-such-command-xyz: command not found\n")
     (tmp_path / "data").write_text("not a program\n")
     r = subprocess.run([*run, "./data"], env=_env(built), cwd=tmp_path, capture_output=True, text=True)
@@ -249,9 +251,10 @@ def test_without_libseccomp_builtins_still_enforce_and_custom_rules_cannot(built
 
 @needs_native
 def test_with_the_library_itself_hidden(built, tmp_path):
-    """The real thing: libseccomp.so.2 replaced by an empty file in a private mount namespace (root only)."""
-    if os.geteuid() != 0 or shutil.which("unshare") is None:
-        pytest.skip("needs root and unshare(1) to hide libseccomp.so.2 in a private mount namespace")
+    """The real thing: libseccomp.so.2 replaced by an empty file in a private mount namespace (as root, or
+    as an unprivileged user inside a new user namespace)."""
+    if shutil.which("unshare") is None:
+        pytest.skip("needs unshare(1) to hide libseccomp.so.2 in a private mount namespace")
     lib = os.path.realpath("/usr/lib/x86_64-linux-gnu/libseccomp.so.2" if ARCH == "x86_64"
                            else "/usr/lib/aarch64-linux-gnu/libseccomp.so.2")
     if not os.path.exists(lib):
@@ -270,7 +273,8 @@ def test_with_the_library_itself_hidden(built, tmp_path):
         """)
     script = tmp_path / "probe.py"
     script.write_text(code)
-    r = subprocess.run(["unshare", "-m", "sh", "-c", f'mount --bind /dev/null "{lib}" && exec "$0" "$1"',
+    userns = [] if os.geteuid() == 0 else ["-r"]
+    r = subprocess.run(["unshare", *userns, "-m", "sh", "-c", f'mount --bind /dev/null "{lib}" && exec "$0" "$1"',
                         sys.executable, str(script)], env=_env(built), cwd=tmp_path, capture_output=True,
                        text=True, timeout=60)
     if r.returncode != 0 and "mount" in r.stderr and "permission denied" in r.stderr.lower():
