@@ -447,3 +447,26 @@ def test_start_up_hook_loads_a_shipped_builtin_named_by_sysfence_profile(built, 
         """, tmp_path, SYSFENCE_PROFILE="no-network", **extra)
     assert r.returncode == 0, r.stderr
     assert r.stdout.split("\n")[:2] == ["socket EPERM", f"{'fast' if fast else 'full'} False"]
+
+
+@needs_native
+def test_fast_path_filters_threads_started_before_it(built, tmp_path):
+    """Checklist 8 on the fast path: TSYNC puts the shipped program on every existing thread."""
+    nr, want = PROBES[ARCH or "x86_64"]["bpf"]
+    r = _py(built, f"""
+        import ctypes, sys, threading
+        libc = ctypes.CDLL(None, use_errno=True)
+        go, done = threading.Event(), []
+        def worker():
+            go.wait()
+            done.append((libc.syscall({nr}, 0, 0, 0), ctypes.get_errno()))
+        t = threading.Thread(target=worker)
+        t.start()
+        import sysfence
+        st = sysfence.enable()
+        assert st.precompiled and "sysfence.policy" not in sys.modules, st
+        go.set()
+        t.join()
+        print(done[0])
+        """, tmp_path)
+    assert (r.returncode, r.stdout.strip()) == (0, f"(-1, {want})"), r.stderr
