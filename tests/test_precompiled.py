@@ -412,6 +412,14 @@ def test_run_ignores_a_pyproject_that_never_mentions_sysfence(built, tmp_path):
     assert (r.returncode, r.stdout) == (0, "ok\n"), r.stderr
 
 
+def test_seccomp_numbers_match_libseccomps_table():
+    """The shipped programs are loaded without libseccomp, so seccomp(2)'s number is kept beside them."""
+    from sysfence import syscalls
+
+    for name, arch in precompiled.ARCHES.items():
+        assert syscalls.number("seccomp", arch) == precompiled.SECCOMP_NR[name]
+
+
 def test_may_configure():
     from sysfence import shortcut
 
@@ -422,9 +430,10 @@ def test_may_configure():
 def test_quick_run_takes_only_the_plain_forms():
     from sysfence._entry import quick_run
 
-    assert quick_run(["run", "--", "true", "-x"]) == ["true", "-x"]
-    assert quick_run(["run", "--profile", "strict", "--", "true"]) == ["true"]
-    assert quick_run(["run", "--profile=strict", "--required", "--", "true"]) == ["true"]
+    assert quick_run(["run", "--", "true", "-x"]) == (None, ["true", "-x"])
+    assert quick_run(["run", "--profile", "strict", "--", "true"]) == ("strict", ["true"])
+    assert quick_run(["run", "--profile=strict", "--required", "--", "true"]) == ("strict", ["true"])
+    assert quick_run(["run", "--profile", "--", "true"]) is None  # `--` taken as the name: full path says why
     for argv in (["run", "true"], ["run", "--"], ["run", "--cap", "x", "--", "true"], ["status"], [],
                  ["run", "--profile"], ["run", "--no-filter", "--", "true"]):
         assert quick_run(argv) is None, argv

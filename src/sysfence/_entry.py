@@ -12,51 +12,39 @@ EXIT_NOEXEC = 126
 EXIT_NOTFOUND = 127
 
 
-def quick_run(argv: list[str]) -> list[str] | None:
-    """The command of `run [--required] [--profile NAME] -- COMMAND...`, the only forms the fast path takes;
-    None for anything else (other options, no `--`, a profile path)."""
+def quick_run(argv: list[str]) -> tuple[str | None, list[str]] | None:
+    """(profile or None, COMMAND) of `run [--required] [--profile NAME] -- COMMAND...`, the only forms the
+    fast path takes; None for anything else (other options, no `--`, no command)."""
     if argv[:1] != ["run"]:
         return None
-    i = 1
+    i, name = 1, None
     while i < len(argv) and argv[i] != "--":
         if argv[i] == "--required":
             i += 1
         elif argv[i] == "--profile" and i + 1 < len(argv):
-            i += 2
+            name, i = argv[i + 1], i + 2
         elif argv[i].startswith("--profile="):
-            i += 1
+            name, i = argv[i].partition("=")[2], i + 1
         else:
             return None
     cmd = argv[i + 1:]
-    return cmd if i < len(argv) and cmd else None
-
-
-def _profile(argv: list[str]) -> str | None:
-    name = None
-    for i, a in enumerate(argv):
-        if a == "--":
-            break
-        if a == "--profile":
-            name = argv[i + 1]
-        elif a.startswith("--profile="):
-            name = a.partition("=")[2]
-    return name
+    return (name, cmd) if i < len(argv) and cmd else None
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    cmd = quick_run(argv)
-    if cmd is not None:
+    fast = quick_run(argv)
+    if fast is not None:
         from . import enforce
         from .errors import SysfenceError
 
         try:  # None unless `--profile` names a built-in shipped for this arch (paths and store names never do)
-            st = enforce.quick(_profile(argv), project=True, execve=True)
+            st = enforce.quick(fast[0], project=True, execve=True)
         except SysfenceError as exc:
             print(f"sysfence: error: {exc}", file=sys.stderr)
             return EXIT_FAILURE
         if st is not None:
-            return exec_command(cmd)
+            return exec_command(fast[1])
     from .cli import main as cli_main
 
     return cli_main(argv)

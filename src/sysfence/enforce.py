@@ -309,7 +309,7 @@ def _stage(profiles: Sequence[Profile], need: Sequence[str], trap: bool = False
         if isinstance(loaded, precompiled.Entry):  # loaded by the fast path: compare as a RuleSet from now on
             from . import profile as _profile
 
-            _active[i] = _profile.load(precompiled.BUILTIN_PREFIX + loaded.name).ruleset()
+            _active[i] = _profile.load(shortcut.BUILTIN_PREFIX + loaded.name).ruleset()
     out: list[tuple[Any, bytes, Any, str]] = []
     top = _active[-1] if _active else None
     top_traps = bool(_trapping) and _trapping[-1]
@@ -430,7 +430,7 @@ def _shipped_instead(layers: Sequence[Settings], need: Sequence[str]) -> Status 
             name = s.profile  # as policy.plan(): the highest layer that names a profile
     if not isinstance(name, str):
         return None
-    if not name.startswith(precompiled.BUILTIN_PREFIX):
+    if not name.startswith(shortcut.BUILTIN_PREFIX):
         from . import store
 
         try:
@@ -438,7 +438,7 @@ def _shipped_instead(layers: Sequence[Settings], need: Sequence[str]) -> Status 
                 return None
         except (SysfenceError, OSError):
             return None
-    name = name.removeprefix(precompiled.BUILTIN_PREFIX)
+    name = name.removeprefix(shortcut.BUILTIN_PREFIX)
     if _active:  # the same built-in again is a no-op, as on the full path; anything else needs libseccomp
         top = _active[-1]
         return _enforcing() if isinstance(top, precompiled.Entry) and top.name == name else None

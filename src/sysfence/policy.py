@@ -35,7 +35,7 @@ from . import profile as _profile
 from .errors import LooseningError, ProfileError, SysfenceError
 from .profile import Layer, Profile
 from .rules import EPERM
-from .shortcut import find_project, may_configure
+from .shortcut import BUILTIN_PREFIX, find_project, may_configure
 
 SCOPES = ("python", "run")
 SETTINGS_KEYS = {"profile", "required"} | (_profile.TOP_KEYS - {"name", "description", "table", "extends"})
@@ -273,7 +273,7 @@ def environment(env: Mapping[str, str] | None = None) -> Settings:
     """The SYSFENCE_* variables. Invalid values raise, naming the variable."""
     env = os.environ if env is None else env
     prof = env.get("SYSFENCE_PROFILE", "").strip() or None
-    if prof is not None and _profile.is_path(prof) and not prof.startswith(_profile.BUILTIN_PREFIX):
+    if prof is not None and _profile.is_path(prof) and not prof.startswith(BUILTIN_PREFIX):
         prof = os.path.abspath(prof)
     lists = {key: _words(env.get(var, "")) for var, key in ENV_LISTS.items()}
     layers = overrides(

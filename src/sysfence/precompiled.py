@@ -21,6 +21,8 @@ from __future__ import annotations
 import os
 import sys
 
+from . import shortcut
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from hashlib import sha256
@@ -39,7 +41,6 @@ if TYPE_CHECKING:
 
 ARCHES = {"x86_64": 0xC000003E, "aarch64": 0xC00000B7}  # shipped targets: name -> AUDIT_ARCH_*
 SECCOMP_NR = {"x86_64": 317, "aarch64": 277}  # seccomp(2) on each, so loading needs no syscall table
-BUILTIN_PREFIX = "builtin:"
 DIR = "_programs"
 INDEX = "index.tsv"
 _PKG = os.path.dirname(os.path.abspath(__file__))
@@ -185,7 +186,7 @@ def program_for(rs: Any) -> tuple[bytes | None, str]:
         return None, ""
     from . import profile
 
-    if rs != profile.load(BUILTIN_PREFIX + rs.name).ruleset():
+    if rs != profile.load(shortcut.BUILTIN_PREFIX + rs.name).ruleset():
         return None, ""
     program = entry.program()
     return (program, entry.libseccomp) if program is not None else (None, "")
@@ -199,7 +200,7 @@ def compile_all(arch: int) -> dict[str, Compiled]:
     grant a dangerous capability are left out: enable() warns about those, so they take the full path."""
     from . import compiler, profile
 
-    loaded = [profile.load(BUILTIN_PREFIX + n) for n in profile.builtin_names()]
+    loaded = [profile.load(shortcut.BUILTIN_PREFIX + n) for n in profile.builtin_names()]
     return {p.name: compiler.compile_ruleset(p.ruleset(), arch) for p in loaded if not p.dangerous}
 
 

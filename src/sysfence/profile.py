@@ -28,6 +28,7 @@ from typing import Any
 from . import _schema, capabilities, syscalls
 from .errors import ProfileError, SysfenceError
 from .rules import ALLOW, ENOSYS, EPERM, Action, Kind, Rule, RuleSet
+from .shortcut import BUILTIN_PREFIX
 
 TOP_KEYS = {
     "name", "description", "table", "extends", "capabilities", "allow", "deny", "rule",
@@ -108,7 +109,6 @@ def is_path(name_or_path: str) -> bool:
     return "/" in name_or_path or name_or_path.endswith((".toml", ".json"))
 
 
-BUILTIN_PREFIX = "builtin:"
 
 
 def load(name_or_path: str, _chain: tuple[str, ...] = (), *, trust: frozenset[int] | None = None) -> Profile:

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import os
 
-ETC = "/etc/sysfence"  # store.DEFAULT_ROOT
+ETC = "/etc/sysfence"  # the system store and policy (store.DEFAULT_ROOT)
 PROJECT_FILES = ("sysfence.toml", "pyproject.toml")
-BUILTIN_PREFIX = "builtin:"
+BUILTIN_PREFIX = "builtin:"  # "builtin:NAME" skips the store (profile.load)
 
 
 def find_project(cwd: str | None = None) -> str | None:

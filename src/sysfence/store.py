@@ -20,8 +20,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from .errors import SysfenceError
+from .shortcut import ETC
 
-DEFAULT_ROOT = "/etc/sysfence"
+DEFAULT_ROOT = ETC
 ENV_ROOT = "SYSFENCE_ETC"  # store location override (tests, staging); the same trust checks apply to it
 TRUSTED_UIDS = frozenset({0})
 MAX_BYTES = 1 << 20
