@@ -27,7 +27,6 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-VENV_PY = ROOT / ".venv" / "bin" / "python"
 SECTIONS = ("syscall_cost", "instructions", "e2e", "startup")
 SCHEMA_VERSION = 1
 
@@ -59,11 +58,11 @@ def _libseccomp_version() -> str | None:
 
 
 def _installed_sysfence() -> dict[str, str | None]:
-    """Version and location of the copy installed in .venv (what startup measures), asked of that interpreter."""
+    """Version and location of the copy this interpreter has installed (what startup measures), asked of it."""
     code = ("import importlib.metadata as m, sysfence, sys; "
             "print(m.version('sysfence')); print(sysfence.__file__); print(sys.version.split()[0])")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SYSFENCE", "PYTHON"))}
-    py = str(VENV_PY) if VENV_PY.exists() else sys.executable
+    py = sys.executable
     with tempfile.TemporaryDirectory() as cwd:
         r = subprocess.run([py, "-c", code], env=env, cwd=cwd, capture_output=True, text=True)
     if r.returncode != 0 or len(r.stdout.split("\n")) < 3:

@@ -2,11 +2,14 @@
 
     python bench/startup.py [--quick] [--json] [--runs N]
 
-Everything runs the installed copy in .venv (the lead reinstalls it when src/ changes), from a fresh temporary
-working directory (project files are searched from the cwd up) with no SYSFENCE*/PYTHON* variables:
+Everything runs the copy installed in the environment of the interpreter running the bench (.venv, as the
+README runs it: reinstall after changing src/; an editable install has no precompiled programs, so it is
+refused), from a fresh temporary working directory (project files are searched from the cwd up) with no
+SYSFENCE*/PYTHON* variables:
 
 - in a child: `import sysfence` and then `sysfence.enable()` (embedded default profile), each timed inside a
-  fresh .venv interpreter with time.perf_counter(), so interpreter start-up is excluded; median over children;
+  fresh interpreter of that environment with time.perf_counter(), so interpreter start-up is excluded; median
+  over children;
 - whole commands: `sysfence run -- true` against `python -c pass` (same virtualenv), bare `true`, and
   `firejail --noprofile --seccomp true` (reported as missing, or with its exact error, when it cannot run);
 - the hook: `python -c pass` in a fresh virtualenv without sysfence, against one holding exactly what installing
@@ -28,6 +31,7 @@ import os
 import shutil
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 import timeit
@@ -36,8 +40,9 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-VENV_BIN = ROOT / ".venv" / "bin"
-VENV_PY = VENV_BIN / "python"
+# The environment measured: the one running the bench (not resolved: a virtualenv's python is a symlink).
+VENV_PY = Path(sys.executable)
+VENV_BIN = VENV_PY.parent
 VENV_SYSFENCE = VENV_BIN / "sysfence"
 
 SCHEMA_VERSION = 1
@@ -199,7 +204,7 @@ def _site_packages_with_pth() -> Path:
     for p in out:
         if (Path(p) / "sysfence.pth").exists():
             return Path(p)
-    raise RuntimeError(f"no sysfence.pth in {VENV_PY}'s site-packages: install sysfence into .venv first")
+    raise RuntimeError(f"no sysfence.pth in {VENV_PY}'s site-packages: install sysfence into its environment first")
 
 
 def measure_hook(n: int, budget: float, cwd: str) -> dict[str, Any]:
@@ -213,6 +218,9 @@ def measure_hook(n: int, budget: float, cwd: str) -> dict[str, Any]:
         for v in (bare, with_sf):
             subprocess.run([base, "-m", "venv", "--without-pip", str(v)], check=True)
         site = next((with_sf / "lib").glob("python3*/site-packages"))
+        if not (pth / "sysfence").is_dir():
+            raise RuntimeError(f"sysfence is installed editable for {VENV_PY} (no {pth}/sysfence): the start-up "
+                               "figures need a normal install (pip install .)")
         shutil.copytree(pth / "sysfence", site / "sysfence", ignore=shutil.ignore_patterns("__pycache__"))
         for dist in pth.glob("sysfence-*.dist-info"):
             shutil.copytree(dist, site / dist.name)
@@ -289,7 +297,8 @@ def measure(quick: bool = False, runs: int | None = None) -> dict[str, Any]:
     """All start-up figures as one JSON-serialisable dict; `runs` overrides the rounds of every comparison."""
     for p in (VENV_PY, VENV_SYSFENCE):
         if not p.exists():
-            raise RuntimeError(f"{p} missing: run sh scripts/setup.sh first")
+            raise RuntimeError(f"{p} missing: run the bench with the python of an environment where sysfence is "
+                               "installed (sh scripts/setup.sh makes .venv)")
     plan = {k: (runs or n, budget if runs is None else float("inf")) for k, (n, budget) in
             (QUICK if quick else FULL).items()}
     t0 = time.perf_counter()
@@ -313,7 +322,8 @@ def measure(quick: bool = False, runs: int | None = None) -> dict[str, Any]:
 def render(result: dict[str, Any]) -> list[str]:
     """A plain-text table of `measure`'s result, with a title."""
     ch, cm, hk = result["child"], result["commands"], result["hook"]
-    lines = [f"start-up cost (.venv, clean environment, temp cwd; medians; {result['seconds']:.1f} s)", ""]
+    lines = [f"start-up cost ({result['params']['python']}, clean environment, temp cwd; medians; "
+             f"{result['seconds']:.1f} s)", ""]
     head = f"in a fresh interpreter, timed inside it ({ch['runs']} children), ms"
     lines.append(f"  {head:<60} {'median':>8} {'min':>8} {'p90':>8}   goal")
     for key, label, goal in (("import_ms", "import sysfence", GOAL_IMPORT_MS),

@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-PY = str(HERE.parent / ".venv" / "bin" / "python")
+PY = sys.executable
 
 
 ENV = {**os.environ, "PYTHONPATH": str(HERE.parent / "src")}  # this tree, not an older install

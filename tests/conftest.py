@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import subprocess
@@ -13,6 +14,39 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 SRC = ROOT / "src"
+
+
+@functools.cache
+def installed_sysfence(python: str = sys.executable) -> Path | None:
+    """The package directory `python` imports sysfence from on its own (-I: no PYTHONPATH, no script directory),
+    or None if it has none: site-packages for a normal install, src/ for an editable one."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SYSFENCE", "PYTHON"))}
+    r = subprocess.run([python, "-I", "-c", "import os, sysfence; print(os.path.dirname(sysfence.__file__))"],
+                       env=env, cwd="/", capture_output=True, text=True, timeout=60)
+    return Path(r.stdout.strip()) if r.returncode == 0 else None
+
+
+@pytest.fixture(scope="session")
+def wheel_python(tmp_path_factory) -> str:
+    """An interpreter with sysfence installed from a wheel of this tree, as pip installs it (with the programs
+    hatch_build.py precompiles): the test interpreter itself when that is how it has sysfence, else a virtualenv
+    made here from a wheel built here (an editable install or a bare checkout has no shipped programs)."""
+    pkg = installed_sysfence()
+    if pkg is not None and not pkg.is_relative_to(SRC) and (pkg / "_programs" / "index.tsv").exists():
+        return sys.executable
+    try:
+        import hatchling  # noqa: F401
+    except ImportError:
+        pytest.skip("building a wheel needs hatchling (pip install '.[test]' installs it)")
+    d = tmp_path_factory.mktemp("wheel")
+    pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q"]
+    subprocess.run([*pip, "wheel", "--no-deps", "--no-build-isolation", "-w", str(d / "dist"), str(ROOT)],
+                   check=True, capture_output=True, timeout=300)
+    subprocess.run([sys.executable, "-m", "venv", str(d / "venv")], check=True, capture_output=True, timeout=300)
+    py = d / "venv" / "bin" / "python"
+    subprocess.run([str(py), "-m", "pip", "--disable-pip-version-check", "-q", "install", "--no-deps", "--no-index",
+                    *map(str, (d / "dist").glob("sysfence-*.whl"))], check=True, capture_output=True, timeout=300)
+    return str(py)
 
 
 def child_env(**extra: str) -> dict[str, str]:

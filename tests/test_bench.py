@@ -41,13 +41,15 @@ startup = _load("startup")
 
 
 @pytest.fixture(scope="module")
-def quick(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
-    """One quick run for the whole module (a few seconds): its process and the JSON it wrote."""
+def quick(tmp_path_factory: pytest.TempPathFactory, wheel_python: str) -> tuple[subprocess.CompletedProcess[str],
+                                                                               dict[str, Any]]:
+    """One quick run for the whole module (a few seconds): its process and the JSON it wrote. The bench measures
+    the environment of the interpreter running it, which must have sysfence installed from a wheel."""
     if shutil.which("gcc") is None:
         pytest.skip("gcc is not installed (bench/syscall_cost.py compiles bench/syscalls.c; .ci/run installs it)")
     out = tmp_path_factory.mktemp("bench") / "result.json"
     env = {k: v for k, v in os.environ.items() if not k.startswith("SYSFENCE")}
-    r = subprocess.run([sys.executable, str(BENCH / "run.py"), "--quick", "--json", str(out)], env=env,
+    r = subprocess.run([wheel_python, str(BENCH / "run.py"), "--quick", "--json", str(out)], env=env,
                        capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, f"exit {r.returncode}\n{r.stdout[-3000:]}\n{r.stderr[-5000:]}"
     return r, json.loads(out.read_text())

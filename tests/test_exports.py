@@ -55,7 +55,7 @@ def comments(text: str) -> list[str]:
 
 
 def test_systemd_allows_exactly_what_the_profile_allows(rs):
-    text = systemd.export_systemd(rs)
+    text = systemd.export_systemd(rs, systemd_version=250)  # 251+ also lists clone3: see below
     names = filter_names(text)
     assert len(names) == len(set(names))
     assert sorted(names) == rs.allowed()
@@ -68,11 +68,11 @@ def test_systemd_resets_then_sets_arch_errno_and_nnp(rs):
     assert d.index(("SystemCallArchitectures", "")) < d.index(("SystemCallArchitectures", "native"))
     assert [v for k, v in d if k == "SystemCallErrorNumber"] == ["EPERM"]
     assert ("NoNewPrivileges", "yes") in d
-    assert "RestrictNamespaces" not in dict(d)  # only with systemd_version >= 251
+    assert "RestrictNamespaces" not in dict(directives(systemd.export_systemd(rs, systemd_version=250)))
 
 
 def test_systemd_comments_every_argument_rule(rs):
-    text = systemd.export_systemd(rs)
+    text = systemd.export_systemd(rs, systemd_version=250)  # 251+ approximates clone: see below
     notes = comments(text)
     assert rs.conditional, "the default profile has argument rules"
     for r in rs.conditional:
@@ -90,11 +90,39 @@ def test_systemd_comments_every_argument_rule(rs):
 
 def test_systemd_reports_clone3_enosys_it_cannot_express(rs):
     assert rs.decide("clone3") == ENOSYS
-    notes = "\n".join(comments(systemd.export_systemd(rs)))
+    notes = "\n".join(comments(systemd.export_systemd(rs, systemd_version=250)))
     assert "LOST: errno(ENOSYS) in the profile, EPERM under systemd" in notes
     assert re.search(r"^#   clone3$", notes, re.M)
-    assert "Python cannot start threads" in notes
-    assert "LOST: syscalls the profile does not name get errno(ENOSYS)" in notes
+    assert "Python cannot start threads" in notes and "export with --systemd-version 251" in notes
+    assert "LOST: syscalls the profile does not name get errno(ENOSYS) here, EPERM under systemd 250." in notes
+
+
+def test_systemd_255_answers_syscalls_it_does_not_know_with_enosys(rs):
+    notes = "\n".join(comments(systemd.export_systemd(rs, systemd_version=255)))
+    assert ("LOST: syscalls the profile does not name get errno(ENOSYS) here, EPERM under systemd for the ones "
+            "its table (@known) has; ENOSYS for the others (systemd 255+).") in notes
+
+
+def test_systemd_default_target_is_this_hosts_systemd_else_current(rs):
+    """Without --systemd-version the export is for the systemd of the machine it runs on, else CURRENT."""
+    out = ""
+    for cmd in ("systemctl", "systemd-analyze"):
+        if shutil.which(cmd):
+            out = subprocess.run([cmd, "--version"], capture_output=True, text=True).stdout
+            break
+    m = re.match(r"systemd (\d+)", out)
+    want = (int(m.group(1)), "this host's") if m else (systemd.CURRENT, "sysfence's default, Debian 13's")
+    t = systemd.target()
+    assert (t.version, t.why) == want
+    assert f"# Written for systemd {want[0]} ({want[1]};" in systemd.export_systemd(rs)
+    assert systemd.export_systemd(rs) == systemd.export_systemd(rs, systemd_version=want[0]).replace(
+        f"{want[0]} (given;", f"{want[0]} ({want[1]};")
+
+
+@pytest.mark.parametrize("bad", [0, -1, True, "257", 25.7])
+def test_systemd_version_must_be_a_release_number(rs, bad):
+    with pytest.raises(ValueError, match="want a release number"):
+        systemd.export_systemd(rs, systemd_version=bad)
 
 
 def test_systemd_251_routes_clone3_to_restrict_namespaces(rs):
@@ -141,7 +169,7 @@ def test_systemd_restrict_namespaces_needs_systemd_251(rs):
 
 def test_systemd_other_errnos_and_actions_are_reported():
     rules = [Rule("read", ALLOW), Rule("mount", Action(Kind.ERRNO, errno.EACCES)), Rule("ptrace", KILL_PROCESS)]
-    notes = comments(systemd.export_systemd(_rs(rules)))
+    notes = comments(systemd.export_systemd(_rs(rules), systemd_version=257))
     for what in ("errno(EACCES)", "kill-process"):
         i = notes.index(f"# LOST: {what} in the profile, EPERM under systemd "
                         "(an allow list has one errno for everything outside it):")
@@ -149,8 +177,11 @@ def test_systemd_other_errnos_and_actions_are_reported():
 
 
 def test_systemd_profile_allowing_nothing_still_filters():
-    d = directives(systemd.export_systemd(_rs([Rule("read", EPERM)])))
+    d = directives(systemd.export_systemd(_rs([Rule("read", EPERM)]), systemd_version=250))
     assert [v for k, v in d if k == "SystemCallFilter"] == ["", "@default"]
+    d = directives(systemd.export_systemd(_rs([Rule("read", EPERM)]), systemd_version=251))
+    assert [v for k, v in d if k == "SystemCallFilter"] == ["", "@default", "clone3"]  # ENOSYS, as in the profile
+    assert ("RestrictNamespaces", "yes") in d
 
 
 def test_systemd_kill_default():
@@ -175,17 +206,37 @@ def test_systemd_deny_list_mode_keeps_each_errno():
 
 def test_systemd_closed_profile_with_default_allow_is_still_an_allow_list():
     """Unknown syscalls denied: only an allow list keeps them denied under systemd."""
-    text = systemd.export_systemd(_rs([Rule("mount", EPERM), Rule("read", ALLOW)], default=ALLOW, unknown=ENOSYS))
+    text = systemd.export_systemd(_rs([Rule("mount", EPERM), Rule("read", ALLOW)], default=ALLOW, unknown=ENOSYS),
+                                  systemd_version=250)
     assert filter_names(text) == ["read"]
     assert ("SystemCallErrorNumber", "ENOSYS") in directives(text)
     assert any(c.startswith("# LOST: errno(EPERM) in the profile, ENOSYS under systemd") for c in comments(text))
 
 
-def test_systemd_reports_denials_of_its_always_allowed_set():
-    text = systemd.export_systemd(_rs([Rule("read", ALLOW), Rule("getrandom", EPERM), Rule("mprotect", EPERM)]))
-    notes = comments(text)
-    i = notes.index("# LOST: systemd always permits these (its @default set); the profile denies them:")
-    assert notes[i + 1] == "#   getrandom mprotect"
+@pytest.mark.parametrize("version, lost", [
+    (245, ""),  # getrandom and mprotect joined @default in 250 (backported to 246+ and 248+), seccomp in 257
+    (247, "getrandom"),
+    (252, "getrandom mprotect"),
+    (257, "getrandom mprotect seccomp"),
+])
+def test_systemd_reports_denials_of_its_always_allowed_set(version, lost):
+    rules = [Rule("read", ALLOW), Rule("getrandom", EPERM), Rule("mprotect", EPERM), Rule("seccomp", EPERM)]
+    notes = comments(systemd.export_systemd(_rs(rules), systemd_version=version))
+    head = f"# LOST: systemd {version} always permits these (its @default set); the profile denies them:"
+    if not lost:
+        assert head not in notes
+        return
+    assert notes[notes.index(head) + 1] == f"#   {lost}"
+
+
+def test_systemd_always_allowed_grows_and_takes_backports():
+    facts = systemd.facts()
+    sets = {v: systemd.Target(v, "given").always_allowed() for v in range(240, 270)}
+    released = {v: sets[v] - {n for n, series in facts.backported.items() if v in series} for v in sets}
+    assert all(released[v] <= released[v + 1] for v in range(240, 269))  # never removed from @default
+    assert all(released[v] <= sets[v] for v in sets)
+    assert "uretprobe" in sets[252] and "uretprobe" not in sets[253]  # backported to 252.x, not to 253.x
+    assert {"landlock_add_rule", "seccomp"} <= sets[257] and "@sandbox" not in sets[257]  # groups expanded
 
 
 def test_systemd_permit_of_denied_syscall_is_commented_in_deny_list_mode():
@@ -212,15 +263,29 @@ def test_systemd_refuses_names_that_are_not_syscall_names():
         systemd.export_systemd(_rs([Rule("read\x00 write", ALLOW)]))
 
 
-@pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze is not installed")
-def test_systemd_always_allowed_covers_this_hosts_systemd():
-    out = subprocess.run(["systemd-analyze", "syscall-filter", "@default"], capture_output=True, text=True, check=True)
-    names = {w for line in out.stdout.splitlines()[1:] for w in line.split() if not line.strip().startswith("#")}
-    assert names and names <= systemd.ALWAYS_ALLOWED, sorted(names - systemd.ALWAYS_ALLOWED)
+def _syscall_filter(group: str) -> set[str]:
+    """`systemd-analyze syscall-filter GROUP`: its names, with nested groups expanded."""
+    out = subprocess.run(["systemd-analyze", "syscall-filter", group], capture_output=True, text=True, check=True)
+    words = {w for line in out.stdout.splitlines()[1:] if not line.strip().startswith("#") for w in line.split()}
+    return set().union(*(_syscall_filter(w) if w.startswith("@") else {w} for w in words))
 
 
 @pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze is not installed")
-@pytest.mark.parametrize("version", [None, 252])
+def test_systemd_always_allowed_matches_this_hosts_systemd():
+    """This host's @default lies between its release's set and its series' newest set (backports)."""
+    version = systemd.host_version()
+    assert version is not None
+    host = _syscall_filter("@default")
+    at_release = systemd.Target(version, "given").always_allowed() - {
+        n for n, series in systemd.facts().backported.items() if version in series}
+    assert host and host <= systemd.Target(version, "given").always_allowed(), sorted(
+        host - systemd.Target(version, "given").always_allowed())
+    if version <= systemd.facts().newest_checked:
+        assert at_release <= host, sorted(at_release - host)
+
+
+@pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze is not installed")
+@pytest.mark.parametrize("version", [None, 250, 252, systemd.CURRENT])
 def test_systemd_analyze_verify_accepts_the_unit(rs, tmp_path, version):
     unit = tmp_path / "sysfence-export-test.service"
     body = systemd.export_systemd(rs, systemd_version=version)

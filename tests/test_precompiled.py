@@ -12,20 +12,18 @@ has none), so they do not depend on how the package was installed; one test chec
 from __future__ import annotations
 
 import errno
-import glob
 import json
 import os
 import shutil
 import subprocess
 import sys
-import sysconfig
 import textwrap
 from pathlib import Path
 
 import pytest
-from conftest import SRC
+from conftest import SRC, installed_sysfence
 
-from sysfence import bpf, precompiled, profile
+from sysfence import _libseccomp, bpf, precompiled, profile
 
 BUILTINS = profile.builtin_names()
 ARCH = precompiled.native_arch()
@@ -115,14 +113,13 @@ def test_built_programs_decide_as_a_fresh_compilation_for_every_syscall_number(b
         assert precompiled.disagreements(shipped, c) == [], name
 
 
-def test_the_installed_packages_programs_decide_as_a_fresh_compilation():
+def test_the_installed_packages_programs_decide_as_a_fresh_compilation(wheel_python):
     """The wheel's programs were built by hatch_build.py in the build environment, not by this process."""
-    purelib = Path(sysconfig.get_paths()["purelib"])
-    if not glob.glob(str(purelib / "sysfence-*.dist-info")):
-        pytest.skip(f"sysfence is not installed in {purelib} (scripts/setup.sh installs it)")
-    idx = precompiled.index(str(purelib / "sysfence"))
+    pkg = installed_sysfence(wheel_python)
+    assert pkg is not None
+    idx = precompiled.index(str(pkg))
     assert ARCH is None or {n for a, n in idx if a == ARCH} == set(BUILTINS), \
-        f"{purelib}/sysfence/{precompiled.DIR}: missing or stale programs"
+        f"{pkg}/{precompiled.DIR}: missing or stale programs"
     for arch_name, arch in precompiled.ARCHES.items():
         for name, c in precompiled.compile_all(arch).items():
             shipped = idx[arch_name, name].program()
@@ -176,7 +173,7 @@ def test_enable_loads_the_shipped_default_without_libseccomp_code(built, tmp_pat
     assert out["errnos"] == _expected_errnos()
     assert not out["libseccomp_mapped"] and "sysfence._libseccomp" not in out["modules"]
     assert "sysfence.policy" not in out["modules"]  # nor the configuration (TOML) machinery
-    assert "precompiled by libseccomp 2.5" in r.stderr
+    assert f"precompiled by libseccomp {_libseccomp.info().version}" in r.stderr  # the one that built them
 
 
 @needs_native
@@ -249,16 +246,24 @@ def test_without_libseccomp_builtins_still_enforce_and_custom_rules_cannot(built
     assert r.returncode == 125 and "required but unavailable" in r.stderr
 
 
+# An rtld-audit module (ld.so(8), rtld-audit(7)) that refuses every object whose name mentions libseccomp: the
+# dynamic loader then fails to find it, whatever path or soname is asked for. Needs no mount or user namespace.
+HIDE_LIBSECCOMP = r"""
+#define _GNU_SOURCE
+#include <link.h>
+#include <string.h>
+unsigned int la_version(unsigned int version) { return version ? LAV_CURRENT : 0; }
+char *la_objsearch(const char *name, uintptr_t *cookie, unsigned int flag) {
+    return strstr(name, "libseccomp") ? NULL : (char *)name;
+}
+"""
+
+
 @needs_native
-def test_with_the_library_itself_hidden(built, tmp_path):
-    """The real thing: libseccomp.so.2 replaced by an empty file in a private mount namespace (as root, or
-    as an unprivileged user inside a new user namespace)."""
-    if shutil.which("unshare") is None:
-        pytest.skip("needs unshare(1) to hide libseccomp.so.2 in a private mount namespace")
-    lib = os.path.realpath("/usr/lib/x86_64-linux-gnu/libseccomp.so.2" if ARCH == "x86_64"
-                           else "/usr/lib/aarch64-linux-gnu/libseccomp.so.2")
-    if not os.path.exists(lib):
-        pytest.skip(f"{lib} not found")
+def test_with_the_library_itself_hidden(built, tmp_path, cc):
+    """The real thing: the dynamic loader cannot find libseccomp.so.2 at all (an audit module refuses it), so
+    enable() loads the shipped program by itself."""
+    hide = cc("ld-audit-hide.so", HIDE_LIBSECCOMP, "-shared", "-fPIC")
     code = _probe("""
         import sysfence
         from sysfence import _libseccomp
@@ -271,16 +276,15 @@ def test_with_the_library_itself_hidden(built, tmp_path):
         st = sysfence.enable(required=True)
         assert st.enforcing and st.precompiled, st
         """)
-    script = tmp_path / "probe.py"
-    script.write_text(code)
-    userns = [] if os.geteuid() == 0 else ["-r"]
-    r = subprocess.run(["unshare", *userns, "-m", "sh", "-c", f'mount --bind /dev/null "{lib}" && exec "$0" "$1"',
-                        sys.executable, str(script)], env=_env(built), cwd=tmp_path, capture_output=True,
-                       text=True, timeout=60)
-    if r.returncode != 0 and "mount" in r.stderr and "permission denied" in r.stderr.lower():
-        pytest.skip(f"cannot bind-mount here: {r.stderr.strip()}")
+    control = "import ctypes; ctypes.CDLL('libseccomp.so.2'); print('loaded')"
+    r = _py(built, control, tmp_path)
+    assert (r.returncode, r.stdout) == (0, "loaded\n"), r.stderr  # without the module it loads
+    r = _py(built, control, tmp_path, LD_AUDIT=str(hide))
+    assert r.returncode == 1 and "OSError: cannot open shared object file" in r.stderr, r.stderr  # with it: not
+    r = _py(built, code, tmp_path, LD_AUDIT=str(hide))
     assert r.returncode == 0, r.stderr
-    assert json.loads(r.stdout)["errnos"] == _expected_errnos()
+    out = json.loads(r.stdout)
+    assert out["errnos"] == _expected_errnos() and out["seccomp"] == "2" and not out["libseccomp_mapped"]
 
 
 @needs_native

@@ -650,8 +650,14 @@ def test_install_as_non_root_is_refused():
         src.write_bytes(GOOD)
         os.chmod(src, 0o644)
         etc = d / "etc"
+        # a copy of the package uid 65534 can read: the clone may live in root's 0700 home
+        shutil.copytree(SRC / "sysfence", d / "lib" / "sysfence", ignore=shutil.ignore_patterns("__pycache__"))
+        for dirpath, _dirs, files in os.walk(d / "lib"):
+            os.chmod(dirpath, 0o755)
+            for f in files:
+                os.chmod(os.path.join(dirpath, f), 0o644)
         r = subprocess.run([exe, "-S", "-m", "sysfence", "install", str(src), "--name", NAME],
-                           env=child_env(SYSFENCE_ETC=str(etc), PYTHONPATH=str(SRC)), user=ATTACKER,
+                           env=child_env(SYSFENCE_ETC=str(etc), PYTHONPATH=str(d / "lib")), user=ATTACKER,
                            group=ATTACKER, extra_groups=[], cwd="/", capture_output=True, text=True, timeout=30)
         assert r.returncode == 1, (r.stdout, r.stderr)
         assert r.stderr == ("sysfence: error: install must run as root: store files are trusted only when owned "

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from conftest import child_env, sysfence_cli
 
-from sysfence import learn, profile, trace
+from sysfence import learn, profile, syscalls, trace
 
 pytestmark = pytest.mark.skipif(
     "user_notif" not in Path("/proc/sys/kernel/seccomp/actions_avail").read_text(),
@@ -147,7 +147,8 @@ def test_trace_unknown_and_clone3_get_enosys(cc):
     assert r.returncode == 0, r.stderr
     assert f"463 -1 {errno.ENOSYS}" in r.stdout and f"clone3 -1 {errno.ENOSYS}" in r.stdout
     calls = _calls(r)
-    assert calls["syscall_463/unknown to the profile's table"]["verdict"] == "ENOSYS"
+    # libseccomp 2.6 calls 463 setxattrat, 2.5 has no name for it: the profile names it in neither case
+    assert calls[f"{syscalls.name(463) or 'syscall_463'}/unknown to the profile's table"]["verdict"] == "ENOSYS"
     assert calls["clone3"]["verdict"] == "ENOSYS"
 
 

@@ -26,6 +26,13 @@ class _Parser(argparse.ArgumentParser):
         sys.exit(2)
 
 
+def _release(text: str) -> int:
+    """A release number such as systemd's 257 (argparse type)."""
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a release number (such as 257)")
+    return int(text)
+
+
 def _parser() -> argparse.ArgumentParser:
     p = _Parser(prog="sysfence", description="seccomp-BPF syscall filtering for Python and the programs it runs")
     p.add_argument("--version", action="version", version=f"sysfence {__version__}")
@@ -73,8 +80,9 @@ def _parser() -> argparse.ArgumentParser:
     xp.add_argument("--format", required=True, choices=["oci", "systemd", "k8s", "kubelet", "toml"])
     xp.add_argument("--name", help="Kubernetes object name (default: the profile name)")
     xp.add_argument("--namespace", help="Kubernetes namespace")
-    xp.add_argument("--systemd-version", type=int, metavar="N", help="target systemd version (>= 251 lets clone3 "
-                    "get ENOSYS through RestrictNamespaces=yes when the profile refuses every namespace operation)")
+    xp.add_argument("--systemd-version", type=_release, metavar="N", help="the oldest systemd the unit runs on "
+                    "(default: this host's, else 257); >= 251 lets clone3 get ENOSYS through RestrictNamespaces=yes "
+                    "when the profile refuses every namespace operation")
     xp.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
 
     im = sub.add_parser("import", help="convert OCI/Docker seccomp JSON into a sysfence TOML profile")
@@ -201,7 +209,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
-    from . import _libseccomp, kernel
+    from . import _libseccomp, host, kernel, syscalls
     from .enforce import status
     from .errors import LibseccompMissing
 
@@ -218,9 +226,11 @@ def _status(args: argparse.Namespace) -> int:
         info = _libseccomp.info()
         data["libseccomp"] = {
             "available": True, "version": info.version, "api_level": info.api_level, "path": info.path,
+            "names_beyond_profile_table": host.names_beyond_profile_table(),
         }
     except LibseccompMissing as exc:
         data["libseccomp"] = {"available": False, "error": str(exc)}
+    data["getrandom_bypasses_filters"] = host.getrandom_bypasses_filters() if unsupported is None else None
     if unsupported is None:
         proc = kernel.proc_state()
         mode = {0: "disabled", 1: "strict", 2: "filter"}.get(proc.seccomp_mode, str(proc.seccomp_mode))
@@ -237,8 +247,18 @@ def _status(args: argparse.Namespace) -> int:
         print(f"actions:     {' '.join(k['actions_available'])}")
     if lib["available"]:
         print(f"libseccomp:  {lib['version']} (API level {lib['api_level']}, {lib['path']})")
+        newer = lib["names_beyond_profile_table"]
+        if newer:
+            table = syscalls.profile_table()[0]
+            print(f"             knows {len(newer)} syscalls newer than the built-in profiles' table ({table}): "
+                  f"{' '.join(newer)}; profiles that do not name them give them their unknown action (ENOSYS)")
     else:
         print(f"libseccomp:  missing: {lib['error']}")
+    vdso = data["getrandom_bypasses_filters"]
+    if vdso is not None:
+        print("getrandom:   " + ("answered from the vDSO by the C library once used (vgetrandom): a filter loaded "
+                                 "later cannot refuse it; the raw syscall is still filtered" if vdso else
+                                 "a system call every filter sees"))
     if "process" in data:
         p = data["process"]
         print(f"this process: seccomp {p['seccomp']}, {p['filters']} filter(s), NoNewPrivs {int(p['no_new_privs'])}")

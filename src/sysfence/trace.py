@@ -243,6 +243,8 @@ def supervise(rs: RuleSet, command: Sequence[str], mode: str, *, base_program: b
                 continue  # ENOENT: the caller died or was interrupted before we read it
             nid, tid, _flags, nr, _arch, _ip, *args = NOTIF.unpack(buf.raw)
             name = syscalls.name(nr)
+            if name is not None and name not in rs.base:
+                name = None  # newer than the profile's table (libseccomp may know it): the unknown action
             argv = tuple(args)
             verdict = rs.decide(name, argv) if name else rs.unknown_action
             let_through = mode != "trace" or not verdict.denies
@@ -307,7 +309,7 @@ def _errno_of(a: Action) -> int:
 
 def _record(report: Report, cache: dict[str, list[str]], capabilities: Any, name: str | None, nr: int,
             args: tuple[int, ...], verdict: Action, tid: int) -> None:
-    sname = name or f"syscall_{nr}"
+    sname = name or syscalls.name(nr) or f"syscall_{nr}"
     detail = describe(sname, args) if name else "unknown to the profile's table"
     key = (sname, detail)
     call = report.calls.get(key)

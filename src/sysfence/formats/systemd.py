@@ -4,28 +4,105 @@ systemd builds its own seccomp filter from syscall *names*. It cannot look at ar
 mode every syscall outside the list gets one errno (SystemCallErrorNumber=): `~name:errno` only carries an
 errno in deny-list mode; after an allow list it merely removes the name. Whatever the profile decides that
 systemd cannot express is written as a `#` comment saying what is lost and which systemd setting comes
-closest, so that nobody believes more is enforced than is. Facts from systemd.exec(5) and systemd's
-seccomp-util.c; checked with `systemd-analyze verify` (systemd 252).
+closest, so that nobody believes more is enforced than is. What systemd does depends on its version (the
+always-permitted @default set, clone3 through RestrictNamespaces=, ENOSYS for syscalls it does not know):
+the facts per version are data (systemd.toml), read from systemd's sources; the export targets one version.
 """
 
 from __future__ import annotations
 
 import errno as _errno
+import functools
+import importlib.resources
 import re
+import subprocess
+import tomllib
+from dataclasses import dataclass
 
 from ..rules import ENOSYS, Action, ArgCondition, Kind, Op, RuleSet
 
-# systemd's @default set: permitted by every SystemCallFilter=, whatever the list says (systemd 252.38,
-# `systemd-analyze syscall-filter @default`; the set only grows between versions).
-ALWAYS_ALLOWED = frozenset(
-    "arch_prctl brk cacheflush clock_getres clock_getres_time64 clock_gettime clock_gettime64 clock_nanosleep "
-    "clock_nanosleep_time64 execve exit exit_group futex futex_time64 futex_waitv get_robust_list "
-    "get_thread_area getegid getegid32 geteuid geteuid32 getgid getgid32 getgroups getgroups32 getpgid getpgrp "
-    "getpid getppid getrandom getresgid getresgid32 getresuid getresuid32 getrlimit getsid gettid gettimeofday "
-    "getuid getuid32 membarrier mmap mmap2 mprotect munmap nanosleep pause prlimit64 restart_syscall "
-    "riscv_flush_icache riscv_hwprobe rseq rt_sigreturn sched_getaffinity sched_yield set_robust_list "
-    "set_thread_area set_tid_address set_tls sigreturn time ugetrlimit uretprobe".split()
-)
+# The systemd an export targets when neither the caller nor the host says: Debian 13's (also Fedora 42's).
+CURRENT = 257
+
+
+@dataclass(frozen=True)
+class Facts:
+    """systemd.toml: what systemd's @default set holds per version, and when behaviours changed."""
+
+    newest_checked: int
+    oldest_checked: int
+    default_since: dict[str, int]  # name or nested group -> first release whose @default has it
+    backported: dict[str, tuple[int, ...]]  # name -> older series that took it in a point release
+    groups: dict[str, tuple[str, ...]]  # nested group -> its syscalls
+    since: dict[str, int]  # behaviour -> first release
+
+
+@functools.cache
+def facts() -> Facts:
+    doc = tomllib.loads(importlib.resources.files(__package__).joinpath("systemd.toml").read_text())
+    return Facts(doc["newest_checked"], doc["oldest_checked"], dict(doc["default_since"]),
+                 {k: tuple(v) for k, v in doc["backported"].items()}, {k: tuple(v) for k, v in doc["groups"].items()},
+                 dict(doc["since"]))
+
+
+@dataclass(frozen=True)
+class Target:
+    """The systemd an export is written for, and what that version does."""
+
+    version: int
+    why: str  # "given", "this host's", "sysfence's default, Debian 13's"
+
+    def always_allowed(self) -> frozenset[str]:
+        """Syscalls every SystemCallFilter= allow list permits on this version (its @default, groups expanded).
+
+        A version names a stable series whose later point releases gained names from newer releases
+        (Debian 12's 252.38 has uretprobe from 257): the series' newest set is used, so that nothing some point
+        release permits is reported as enforced."""
+        f = facts()
+        names: set[str] = set()
+        for name, since in f.default_since.items():
+            if since <= max(self.version, f.oldest_checked) or self.version in f.backported.get(name, ()):
+                names.update(f.groups.get(name, (name,)))
+        return frozenset(names)
+
+    @property
+    def clone3_through_namespaces(self) -> bool:
+        return self.version >= facts().since["restrict_namespaces_clone3_enosys"]
+
+    @property
+    def unknown_enosys(self) -> bool:
+        return self.version >= facts().since["unknown_syscalls_enosys"]
+
+    @property
+    def newer_than_checked(self) -> bool:
+        return self.version > facts().newest_checked
+
+
+def host_version() -> int | None:
+    """This machine's systemd version (`systemctl --version`), or None without systemd."""
+    for cmd in ("systemctl", "systemd-analyze"):
+        try:
+            out = subprocess.run([cmd, "--version"], capture_output=True, text=True, timeout=10).stdout
+        except (OSError, subprocess.SubprocessError):
+            continue
+        m = re.match(r"systemd (\d+)\b", out)
+        if m:
+            return int(m.group(1))
+    return None
+
+
+def target(systemd_version: int | None = None) -> Target:
+    """The version given, else this host's systemd, else CURRENT."""
+    if systemd_version is not None:
+        if isinstance(systemd_version, bool) or not isinstance(systemd_version, int) or systemd_version < 1:
+            raise ValueError(f"systemd version {systemd_version!r}: want a release number such as {CURRENT}")
+        return Target(systemd_version, "given")
+    host = host_version()
+    if host is not None:
+        return Target(host, "this host's")
+    return Target(CURRENT, "sysfence's default, Debian 13's")
+
+
 # The namespace flags RestrictNamespaces= checks on clone/unshare (cgroup ipc net mnt pid user uts).
 _NS_FLAGS = (0x02000000, 0x08000000, 0x40000000, 0x00020000, 0x20000000, 0x10000000, 0x04000000)
 _NAMESPACES = "RestrictNamespaces=yes (refuses clone/unshare with namespace flags and setns; clone3 gets ENOSYS)"
@@ -56,23 +133,28 @@ def export_systemd(rs: RuleSet, *, systemd_version: int | None = None) -> str:
     """Unit-file lines for a [Service] section (or a drop-in made with `systemctl edit UNIT`).
 
     The lines are portable across a fleet: names that do not exist on a host's architecture are ignored
-    there. `systemd_version` (the oldest systemd you deploy to) enables what needs a newer systemd: with
-    251 or later, and when the profile refuses every namespace operation, `RestrictNamespaces=yes` is set
-    and clone3 is listed, so that clone3 gets ENOSYS (RestrictNamespaces' answer) as in the profile.
+    there. `systemd_version` is the oldest systemd you deploy to (default: this host's, else CURRENT): from
+    251, when the profile refuses every namespace operation, `RestrictNamespaces=yes` is set and clone3 is
+    listed, so that clone3 gets ENOSYS (RestrictNamespaces' answer) as in the profile; what that version
+    always permits and how it answers syscalls it does not know decide which comments say LOST.
     """
+    tgt = target(systemd_version)
     for s in rs.base:
         if not _NAME.fullmatch(s):
             raise ValueError(f"profile {rs.name!r}: syscall name {s!r} cannot be written to a unit file")
     allow_list = rs.default_action.denies or rs.unknown_action.denies
     fallback = rs.default_action if rs.default_action.denies else rs.unknown_action
     allowed = set(rs.allowed())
-    namespaces = (systemd_version or 0) >= 251 and _namespaces_exact(rs)
+    namespaces = tgt.clone3_through_namespaces and _namespaces_exact(rs)
     extra = ["clone3"] if namespaces and "clone3" not in allowed else []
     out = [
         f"# systemd settings for sysfence profile {_text(rs.name)!r}"
         + (f" (syscall table: {_text(rs.table)})" if rs.table else ""),
         "# for the [Service] section of a unit or a drop-in (systemctl edit UNIT); check the result with",
         "# `systemd-analyze verify UNIT` and `systemd-analyze security UNIT`. Lines starting with # are NOT enforced.",
+        f"# Written for systemd {tgt.version} ({tgt.why}; --systemd-version N for another): what it always permits,",
+        "# and so what is LOST below, grows with newer versions"
+        + (f" (sysfence knows systemd up to {facts().newest_checked})." if tgt.newer_than_checked else "."),
         "# Empty assignments first: they reset what the unit set before, which could widen or invert this filter.",
         "NoNewPrivileges=yes",
         "SystemCallArchitectures=",
@@ -87,8 +169,8 @@ def export_systemd(rs: RuleSet, *, systemd_version: int | None = None) -> str:
                 "RestrictNamespaces=yes",
                 "SystemCallFilter=clone3",
             ]
-        out += _allow_list_losses(rs, allowed | set(extra), fallback, namespaces)
-        enforced = allowed | set(extra) | ALWAYS_ALLOWED
+        out += _allow_list_losses(rs, allowed | set(extra), fallback, namespaces, tgt)
+        enforced = allowed | set(extra) | tgt.always_allowed()
     else:
         out += _deny_lines(rs)
         enforced = {s for s in rs.base if not rs.base[s].action.denies}
@@ -125,7 +207,7 @@ def _deny_lines(rs: RuleSet) -> list[str]:
     return out
 
 
-def _allow_list_losses(rs: RuleSet, listed: set[str], fallback: Action, namespaces: bool) -> list[str]:
+def _allow_list_losses(rs: RuleSet, listed: set[str], fallback: Action, namespaces: bool, tgt: Target) -> list[str]:
     """Comments for every decision an allow list cannot carry."""
     out = []
     by_action: dict[Action, list[str]] = {}
@@ -141,18 +223,26 @@ def _allow_list_losses(rs: RuleSet, listed: set[str], fallback: Action, namespac
     if "clone3" in by_action.get(ENOSYS, []):
         out += [
             "#   clone3 matters: glibc 2.34+ creates threads and processes with clone3 and falls back to clone only",
-            "#   on ENOSYS, so with EPERM Python cannot start threads. With systemd 251+, list clone3 and set",
-            "#   RestrictNamespaces=yes (it answers clone3 with ENOSYS); export with systemd_version=251 to do that.",
+            f"#   on ENOSYS, so with {_spelling(fallback)} Python cannot start threads.",
         ]
-    denied_here = sorted(ALWAYS_ALLOWED & {s for s, r in rs.base.items() if r.action.denies})
+        if not tgt.clone3_through_namespaces:
+            out.append(f"#   systemd {tgt.version} cannot help: RestrictNamespaces= answers clone3 with ENOSYS from "
+                       "systemd 251 (export with --systemd-version 251 if every host has it).")
+        else:
+            out.append("#   RestrictNamespaces=yes would answer it with ENOSYS, but it also refuses namespace "
+                       "operations this profile allows.")
+    denied_here = sorted(tgt.always_allowed() & {s for s, r in rs.base.items() if r.action.denies})
     if denied_here:
-        out.append("# LOST: systemd always permits these (its @default set); the profile denies them:")
+        out.append(f"# LOST: systemd {tgt.version} always permits these (its @default set); the profile denies them:")
         out += _wrap("#   ", denied_here)
     if rs.unknown_action != fallback:
+        if tgt.unknown_enosys and rs.unknown_action == ENOSYS:
+            how = (f"{_spelling(fallback)} under systemd for the ones its table (@known) has; ENOSYS for the others "
+                   "(systemd 255+)")
+        else:
+            how = f"{_spelling(fallback)} under systemd {tgt.version}"
         out += [
-            f"# LOST: syscalls the profile does not name get {rs.unknown_action} here, "
-            f"{_spelling(fallback)} under systemd",
-            "#   (recent systemd, since systemd/systemd#30291, answers ENOSYS for syscalls missing from its table).",
+            f"# LOST: syscalls the profile does not name get {rs.unknown_action} here, {how}.",
             "#   Listed names that a host's libseccomp does not know are ignored there with a warning: not allowed.",
         ]
     return out
