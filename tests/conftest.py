@@ -26,13 +26,47 @@ def installed_sysfence(python: str = sys.executable) -> Path | None:
     return Path(r.stdout.strip()) if r.returncode == 0 else None
 
 
+def world_readable_package(dest: Path) -> Path:
+    """A copy of src/sysfence under `dest` that any user can import (the clone may be in root's 0700 home);
+    returns the directory to put on PYTHONPATH. `dest` must be reachable by that user too."""
+    lib = dest / "lib"
+    shutil.copytree(SRC / "sysfence", lib / "sysfence", ignore=shutil.ignore_patterns("__pycache__"))
+    for dirpath, _dirs, files in os.walk(lib):
+        os.chmod(dirpath, 0o755)
+        for f in files:
+            os.chmod(os.path.join(dirpath, f), 0o644)
+    return lib
+
+
+def python_for(uid: int, gid: int) -> str | None:
+    """An interpreter (>= 3.11) that uid:gid can execute: the test venv's may live under root's 0700 home."""
+    for exe in (sys.executable, "/usr/bin/python3", "/usr/local/bin/python3"):
+        try:
+            r = subprocess.run([exe, "-S", "-c", "import tomllib"], user=uid, group=gid, extra_groups=[],
+                               capture_output=True, cwd="/")
+        except OSError:
+            continue
+        if r.returncode == 0:
+            return exe
+    return None
+
+
+def _same_sources(installed: Path, source: Path) -> bool:
+    """Whether an installed copy holds exactly the source tree's files (else it is stale: reinstall, or build)."""
+    def files(root: Path) -> dict[str, bytes]:
+        return {str(p.relative_to(root)): p.read_bytes() for p in root.rglob("*")
+                if p.is_file() and "__pycache__" not in p.parts and "_programs" not in p.parts}
+    return files(installed) == files(source)
+
+
 @pytest.fixture(scope="session")
 def wheel_python(tmp_path_factory) -> str:
     """An interpreter with sysfence installed from a wheel of this tree, as pip installs it (with the programs
     hatch_build.py precompiles): the test interpreter itself when that is how it has sysfence, else a virtualenv
     made here from a wheel built here (an editable install or a bare checkout has no shipped programs)."""
     pkg = installed_sysfence()
-    if pkg is not None and not pkg.is_relative_to(SRC) and (pkg / "_programs" / "index.tsv").exists():
+    if pkg is not None and not pkg.is_relative_to(SRC) and (pkg / "_programs" / "index.tsv").exists() \
+            and _same_sources(pkg, SRC / "sysfence"):
         return sys.executable
     try:
         import hatchling  # noqa: F401

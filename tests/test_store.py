@@ -23,7 +23,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from conftest import SRC, child_env, run_enforced, run_py, sysfence_cli
+from conftest import child_env, python_for, run_enforced, run_py, sysfence_cli, world_readable_package
 
 from sysfence import store as sfstore
 from sysfence.errors import SysfenceError
@@ -626,21 +626,8 @@ def test_crash_during_install_leaves_the_old_profile_intact(st: Store):
     assert st.path().read_bytes() == new.read_bytes()
 
 
-def _system_python() -> str | None:
-    """An interpreter that uid 65534 can execute (the test venv's may live under root's 0700 home)."""
-    for exe in (sys.executable, "/usr/bin/python3", "/usr/local/bin/python3"):
-        try:
-            r = subprocess.run([exe, "-S", "-c", "import tomllib"], user=ATTACKER, group=ATTACKER,
-                               capture_output=True, cwd="/")
-        except OSError:
-            continue
-        if r.returncode == 0:
-            return exe
-    return None
-
-
 def test_install_as_non_root_is_refused():
-    exe = _system_python()
+    exe = python_for(ATTACKER, ATTACKER)
     if exe is None:
         pytest.skip("no Python >= 3.11 that uid 65534 can run")
     d = Path(tempfile.mkdtemp(prefix="sysfence-store-test-"))  # world-readable, unlike pytest's tmp_path
@@ -650,14 +637,9 @@ def test_install_as_non_root_is_refused():
         src.write_bytes(GOOD)
         os.chmod(src, 0o644)
         etc = d / "etc"
-        # a copy of the package uid 65534 can read: the clone may live in root's 0700 home
-        shutil.copytree(SRC / "sysfence", d / "lib" / "sysfence", ignore=shutil.ignore_patterns("__pycache__"))
-        for dirpath, _dirs, files in os.walk(d / "lib"):
-            os.chmod(dirpath, 0o755)
-            for f in files:
-                os.chmod(os.path.join(dirpath, f), 0o644)
+        lib = world_readable_package(d)
         r = subprocess.run([exe, "-S", "-m", "sysfence", "install", str(src), "--name", NAME],
-                           env=child_env(SYSFENCE_ETC=str(etc), PYTHONPATH=str(d / "lib")), user=ATTACKER,
+                           env=child_env(SYSFENCE_ETC=str(etc), PYTHONPATH=str(lib)), user=ATTACKER,
                            group=ATTACKER, extra_groups=[], cwd="/", capture_output=True, text=True, timeout=30)
         assert r.returncode == 1, (r.stdout, r.stderr)
         assert r.stderr == ("sysfence: error: install must run as root: store files are trusted only when owned "

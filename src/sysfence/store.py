@@ -2,7 +2,8 @@
 
 A file is read only through a descriptor walk from "/": each directory is opened with O_NOFOLLOW relative to
 the previous one and checked with fstat on the opened descriptor (owner root, not group- or world-writable; a
-world-writable directory is accepted only with the sticky bit, where nobody can replace another user's entry).
+world-writable directory is accepted only with the sticky bit, where nobody can replace another user's entry;
+a group-writable one of a user other than root only when its group is that user's private group).
 A symlink is followed only if it is owned by root (the directory holding it was already checked). The file
 itself must be a regular file owned by root, not group- or world-writable, and is parsed from the descriptor
 that was checked, so replacing it between check and use changes nothing. Anything else is refused with the
@@ -11,6 +12,7 @@ path, owner and mode that made it untrusted -- never silently skipped.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import stat
@@ -80,10 +82,29 @@ def _check(st: os.stat_result, path: str, kind: str, trusted: frozenset[int]) ->
         raise UntrustedError(f"{path}: untrusted {kind}: owned by uid {st.st_uid}, not {owners} ({_who(st)})")
     if kind == "directory" and mode & stat.S_ISVTX:
         return  # sticky (like /tmp): others may add entries but never replace or remove this walk's next one
-    if mode & stat.S_IWGRP:
+    if mode & stat.S_IWGRP and not (st.st_uid != 0 and _private_group(st.st_gid, st.st_uid)):
         raise UntrustedError(f"{path}: untrusted {kind}: group-writable ({_who(st)})")
     if mode & stat.S_IWOTH:
         raise UntrustedError(f"{path}: untrusted {kind}: world-writable ({_who(st)})")
+
+
+@functools.cache
+def _private_group(gid: int, uid: int) -> bool:
+    """Whether `gid` is `uid`'s user-private group, whose only member is `uid` (by primary group and by the
+    member list), so that group-writable means writable by that user alone. Distributions give every user such
+    a group, and Debian 13's default umask 002 makes a user's new files and directories group-writable. The
+    same test as Debian's OpenSSH applies to ~/.ssh (user-group-modes); root's files never need it."""
+    import grp
+    import pwd
+
+    try:
+        group, owner = grp.getgrgid(gid), pwd.getpwuid(uid)
+    except KeyError:
+        return False
+    if any(member != owner.pw_name for member in group.gr_mem):
+        return False
+    primary = {p.pw_uid for p in pwd.getpwall() if p.pw_gid == gid}
+    return primary <= {uid} and bool(primary or group.gr_mem)
 
 
 def _split(path: str) -> list[str]:

@@ -52,16 +52,17 @@ class Target:
     version: int
     why: str  # "given", "this host's", "sysfence's default, Debian 13's"
 
-    def always_allowed(self) -> frozenset[str]:
+    def always_allowed(self, *, backports: bool = True) -> frozenset[str]:
         """Syscalls every SystemCallFilter= allow list permits on this version (its @default, groups expanded).
 
         A version names a stable series whose later point releases gained names from newer releases
         (Debian 12's 252.38 has uretprobe from 257): the series' newest set is used, so that nothing some point
-        release permits is reported as enforced."""
+        release permits is reported as enforced; `backports=False` gives the set of the .0 release."""
         f = facts()
         names: set[str] = set()
         for name, since in f.default_since.items():
-            if since <= max(self.version, f.oldest_checked) or self.version in f.backported.get(name, ()):
+            taken = backports and self.version in f.backported.get(name, ())
+            if since <= max(self.version, f.oldest_checked) or taken:
                 names.update(f.groups.get(name, (name,)))
         return frozenset(names)
 
