@@ -85,7 +85,9 @@ def wheel_python(tmp_path_factory) -> str:
 
 def child_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SYSFENCE")}
-    env["PYTHONPATH"] = str(SRC) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    # absolute entries only: a child that may not call getcwd (the filter denies it) cannot resolve "src"
+    inherited = [os.path.abspath(p) for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
+    env["PYTHONPATH"] = os.pathsep.join([str(SRC), *inherited])
     env.update(extra)
     return env
 

@@ -217,10 +217,44 @@ def test_show_json_counts_and_groups():
     assert d["allowed"] == 293 and d["denied"] == 75
     # what this host's libseccomp knows beyond the profile's table (none with 2.5.4; statmount... with 2.6)
     assert d["unnamed"] == sorted(set(syscalls.table()) - set(syscalls.profile_table()[1]))
+    assert ("statmount" in d["unnamed"]) == (syscalls.name(457) == "statmount")  # 457: statmount on x86_64
     groups = {g["source"]: g for g in d["groups"]}
     assert groups["clone3"]["actions"] == ["errno(ENOSYS)"]
     assert "io_uring_setup" in groups["default"]["syscalls"] and groups["default"]["verdict"] == "denied"
     assert any(r["syscall"] == "ioctl" and "0x5412" in r["when"][0] for r in d["argument_rules"])
+
+
+STATUS_UNDER = """
+import json, signal, sys
+import sysfence
+from sysfence import cli
+if sys.argv[1] == "strict":
+    sysfence.enable("strict", required=True)  # fork refused: the getrandom probe cannot run
+elif sys.argv[1] == "sigchld":
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children reaped by the kernel: no status to read
+sys.exit(cli.main(["status"] + sys.argv[2:]))
+"""
+
+
+def test_status_reports_the_platforms_getrandom_and_newer_names():
+    from sysfence import host
+
+    d = json.loads(sysfence_cli("status", "--json").stdout)
+    vdso = host.getrandom_bypasses_filters()
+    assert d["getrandom_bypasses_filters"] is vdso is not None
+    newer = sorted(set(syscalls.table()) - set(syscalls.profile_table()[1]))
+    assert d["libseccomp"]["names_beyond_profile_table"] == newer
+    text = sysfence_cli("status").stdout
+    assert ("getrandom:   answered from the vDSO" in text) is vdso and ("getrandom:   a system call" in text) is not vdso
+    assert (f"knows {len(newer)} syscalls newer than the built-in profiles' table" in text) is bool(newer)
+    for how in ("strict", "sigchld"):  # the probe cannot tell: said by leaving it out, never a traceback
+        r = subprocess.run([sys.executable, "-c", STATUS_UNDER, how, "--json"], capture_output=True, text=True,
+                           env=child_env())
+        assert r.returncode == 0 and r.stderr == "", (how, r.stderr)
+        assert json.loads(r.stdout)["getrandom_bypasses_filters"] is None, how
+        r = subprocess.run([sys.executable, "-c", STATUS_UNDER, how], capture_output=True, text=True,
+                           env=child_env())
+        assert r.returncode == 0 and "getrandom:" not in r.stdout, (how, r.stdout, r.stderr)
 
 
 def test_show_lists_builtin_profiles():

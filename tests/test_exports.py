@@ -6,8 +6,10 @@ import errno
 import re
 import shutil
 import subprocess
+import sys
 
 import pytest
+from conftest import child_env
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -114,15 +116,34 @@ def test_systemd_default_target_is_this_hosts_systemd_else_current(rs):
     want = (int(m.group(1)), "this host's") if m else (systemd.CURRENT, "sysfence's default, Debian 13's")
     t = systemd.target()
     assert (t.version, t.why) == want
-    assert f"# Written for systemd {want[0]} ({want[1]};" in systemd.export_systemd(rs)
+    assert f"# Written for systemd {want[0]} and newer ({want[1]};" in systemd.export_systemd(rs)
     assert systemd.export_systemd(rs) == systemd.export_systemd(rs, systemd_version=want[0]).replace(
-        f"{want[0]} (given;", f"{want[0]} ({want[1]};")
+        f"{want[0]} and newer (given;", f"{want[0]} and newer ({want[1]};")
+    r = subprocess.run([sys.executable, "-m", "sysfence", "export", "default", "--format", "systemd"],
+                       capture_output=True, text=True, env=child_env())
+    assert r.returncode == 0 and r.stderr == (f"sysfence: note: written for systemd {want[0]} ({want[1]}); give "
+                                              "--systemd-version N, the oldest systemd the unit will run on, when "
+                                              "that is older\n"), r.stderr
 
 
 @pytest.mark.parametrize("bad", [0, -1, True, "257", 25.7])
 def test_systemd_version_must_be_a_release_number(rs, bad):
     with pytest.raises(ValueError, match="want a release number"):
         systemd.export_systemd(rs, systemd_version=bad)
+
+
+@pytest.mark.parametrize("given, series", [("257", 257), ("252.38", 252), ("0", None), ("-1", None), ("abc", None),
+                                           ("", None), ("\u00b2", None), ("252.38.1", None)])
+def test_systemd_version_flag(given, series):
+    r = subprocess.run([sys.executable, "-m", "sysfence", "export", "default", "--format", "systemd",
+                        "--systemd-version", given], capture_output=True, text=True, env=child_env())
+    if series is None:
+        assert r.returncode == 2 and r.stdout == "", r
+        assert r.stderr.splitlines()[-1] == (f"sysfence: error: argument --systemd-version: {given!r} is not a "
+                                             "release number (such as 257 or 252.38)"), r.stderr
+    else:
+        assert r.returncode == 0 and r.stderr == "", r.stderr
+        assert f"# Written for systemd {series} and newer (given;" in r.stdout
 
 
 def test_systemd_251_routes_clone3_to_restrict_namespaces(rs):
@@ -230,12 +251,41 @@ def test_systemd_reports_denials_of_its_always_allowed_set(version, lost):
 
 
 def test_systemd_always_allowed_grows_and_takes_backports():
+    facts = systemd.facts()
     sets = {v: systemd.Target(v, "given").always_allowed() for v in range(240, 270)}
     released = {v: systemd.Target(v, "given").always_allowed(backports=False) for v in sets}
     assert all(released[v] <= released[v + 1] for v in range(240, 269))  # never removed from @default
-    assert all(released[v] <= sets[v] for v in sets)
-    assert "uretprobe" in sets[252] and "uretprobe" not in sets[253]  # backported to 252.x, not to 253.x
+    for name, series in facts.backported.items():  # a series' point releases took names of later releases
+        members = set(facts.groups.get(name, (name,)))
+        for v in series:
+            assert facts.default_since[name] > v and members <= sets[v] and not members <= released[v], (name, v)
+    assert "uretprobe" in sets[252] and "uretprobe" not in released[256]  # Debian 12's 252.38 has it
     assert {"landlock_add_rule", "seccomp"} <= sets[257] and "@sandbox" not in sets[257]  # groups expanded
+
+
+def test_systemd_newer_versions_permit_more_and_the_export_says_so():
+    rules = [Rule("read", ALLOW), Rule("mseal", EPERM), Rule("getrandom", EPERM)]
+    notes = comments(systemd.export_systemd(_rs(rules), systemd_version=252))
+    i = notes.index(f"# LOST on newer systemd (up to {systemd.facts().newest_checked}), whose @default also "
+                    "permits these; the profile denies them:")
+    assert notes[i + 1] == "#   mseal" and "#   getrandom" in notes  # mseal joined in 257, getrandom in 250
+
+
+def test_systemd_before_247_has_no_kill_spelling():
+    rules = [Rule("read", ALLOW), Rule("ptrace", KILL_PROCESS), Rule("mount", EPERM), Rule("getpid", Action(Kind.LOG))]
+    old = systemd.export_systemd(_rs(rules, default=ALLOW, unknown=ALLOW), systemd_version=246)
+    assert [v for k, v in directives(old) if k == "SystemCallFilter" and v] == ["~mount:EPERM ptrace"]
+    assert "# NOT ENFORCED before systemd 247: SystemCallLog= (systemd 246 ignores it)" in comments(old)
+    new = systemd.export_systemd(_rs(rules, default=ALLOW, unknown=ALLOW), systemd_version=247)
+    assert [v for k, v in directives(new) if k == "SystemCallFilter" and v] == ["~mount:EPERM ptrace:kill"]
+    killing = _rs([Rule("read", ALLOW)], default=KILL_PROCESS, unknown=KILL_PROCESS)
+    assert "SystemCallErrorNumber" not in dict(directives(systemd.export_systemd(killing, systemd_version=246)))
+    assert ("SystemCallErrorNumber", "kill") in directives(systemd.export_systemd(killing, systemd_version=247))
+
+
+def test_systemd_clone3_through_namespaces_says_what_it_needs(rs):
+    notes = comments(systemd.export_systemd(rs, systemd_version=251))
+    assert "# NEEDS systemd 251 or newer: before that (and before 249.12/250.5) RestrictNamespaces= lets clone3" in notes
 
 
 def test_systemd_permit_of_denied_syscall_is_commented_in_deny_list_mode():

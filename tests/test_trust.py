@@ -14,6 +14,7 @@ import json
 import os
 import pwd
 import shutil
+import struct
 import subprocess
 import tempfile
 from pathlib import Path
@@ -27,12 +28,7 @@ from sysfence import store
 def _db(monkeypatch, passwd: list[tuple[str, int, int]], groups: list[tuple[str, int, list[str]]]) -> None:
     """A user database of (name, uid, gid) accounts and (name, gid, members) groups."""
     users = [pwd.struct_passwd((n, "x", u, g, "", "/", "/bin/sh")) for n, u, g in passwd]
-    table = {g: grp.struct_group((n, "x", g, m)) for n, g, m in groups}
-
-    def getgrgid(gid: int):
-        if gid not in table:
-            raise KeyError(gid)
-        return table[gid]
+    entries = [grp.struct_group((n, "x", g, m)) for n, g, m in groups]
 
     def getpwuid(uid: int):
         for u in users:
@@ -40,47 +36,61 @@ def _db(monkeypatch, passwd: list[tuple[str, int, int]], groups: list[tuple[str,
                 return u
         raise KeyError(uid)
 
-    monkeypatch.setattr(grp, "getgrgid", getgrgid)
+    monkeypatch.setattr(grp, "getgrall", lambda: list(entries))
     monkeypatch.setattr(pwd, "getpwuid", getpwuid)
     monkeypatch.setattr(pwd, "getpwall", lambda: list(users))
-    store._private_group.cache_clear()
 
 
 @pytest.mark.parametrize("passwd, groups, gid, uid, private", [
     ([("ann", 1000, 1000)], [("ann", 1000, [])], 1000, 1000, True),  # the usual private group
     ([("ann", 1000, 1000)], [("ann", 1000, ["ann"])], 1000, 1000, True),  # listed as its member too
-    ([("ann", 1000, 100)], [("ann", 1001, ["ann"])], 1001, 1000, True),  # a member only by the list
+    ([("ann", 1000, 100)], [("ann", 1001, ["ann"])], 1001, 1000, False),  # not her primary group
+    ([("ann", 1000, 1000)], [("devs", 1000, [])], 1000, 1000, False),  # not named after her
     ([("ann", 1000, 1000), ("bob", 1001, 1000)], [("ann", 1000, [])], 1000, 1000, False),  # bob's primary too
     ([("ann", 1000, 1000), ("bob", 1001, 1001)], [("ann", 1000, ["bob"])], 1000, 1000, False),  # bob listed
     ([("ann", 1000, 1000), ("bob", 1001, 1001)], [("ann", 1000, ["ann", "bob"])], 1000, 1000, False),
-    ([("ann", 1000, 100)], [("empty", 1002, [])], 1002, 1000, False),  # nobody's group: not ann's
+    # a second entry with the same gid: login (initgroups) gives bob gid 1000 although getgrgid shows ann's
+    ([("ann", 1000, 1000), ("bob", 1001, 1001)], [("ann", 1000, []), ("devs", 1000, ["bob"])], 1000, 1000, False),
+    ([("ann", 1000, 1000)], [("ann", 1000, []), ("ann2", 1000, [])], 1000, 1000, False),
     ([("ann", 1000, 1000)], [("ann", 1000, [])], 4242, 1000, False),  # no such group
     ([("ann", 1000, 1000)], [("ann", 1000, [])], 1000, 4242, False),  # no such user
 ])
 def test_private_group_rule(monkeypatch, passwd, groups, gid, uid, private):
     _db(monkeypatch, passwd, groups)
-    try:
-        assert store._private_group(gid, uid) is private
-    finally:
-        store._private_group.cache_clear()
+    assert store._private_group(gid, uid) is private
 
 
-def test_root_and_world_writable_never_use_the_rule(monkeypatch, tmp_path):
+def test_root_world_writable_and_acls_never_use_the_rule(monkeypatch, tmp_path):
     _db(monkeypatch, [("root", 0, 0), ("ann", 1000, 1000)], [("root", 0, []), ("ann", 1000, [])])
+    f = tmp_path / "f"
+    f.write_text("x")
+    fd = os.open(f, os.O_RDONLY)
     try:
-        f = tmp_path / "f"
-        f.write_text("x")
         for uid, gid, mode, why in ((0, 0, 0o664, "group-writable"), (1000, 1000, 0o666, "world-writable")):
             st = os.stat_result((0o100000 | mode, 0, 0, 1, uid, gid, 1, 0, 0, 0))
             with pytest.raises(store.UntrustedError, match=why):
-                store._check(st, str(f), "file", frozenset({0, 1000}))
+                store._check(st, str(f), "file", frozenset({0, 1000}), fd)
         st = os.stat_result((0o100664, 0, 0, 1, 1000, 1000, 1, 0, 0, 0))
-        store._check(st, str(f), "file", frozenset({0, 1000}))  # ann's private group: trusted
+        store._check(st, str(f), "file", frozenset({0, 1000}), fd)  # ann's private group: trusted
+        with pytest.raises(store.UntrustedError, match="group-writable"):
+            store._check(st, str(f), "file", frozenset({0, 1000}))  # no descriptor to look for an ACL on
+        monkeypatch.setattr(store, "_has_acl", lambda fd: True)
+        with pytest.raises(store.UntrustedError, match="group-writable"):
+            store._check(st, str(f), "file", frozenset({0, 1000}), fd)
     finally:
-        store._private_group.cache_clear()
+        os.close(fd)
 
 
 # ------------------------------------------------------------------ end to end, as another account
+
+
+def _acl(other_uid: int) -> bytes:
+    """system.posix_acl_access granting `other_uid` read and write (linux/posix_acl_xattr.h, version 2):
+    user::rw- user:OTHER:rw- group::r-- mask::rw- other::r--."""
+    undefined = 0xFFFFFFFF
+    entries = [(0x01, 6, undefined), (0x02, 6, other_uid), (0x04, 4, undefined), (0x10, 6, undefined),
+               (0x20, 4, undefined)]
+    return struct.pack("<I", 2) + b"".join(struct.pack("<HHI", tag, perm, who) for tag, perm, who in entries)
 
 
 def _getent(db: str) -> list[list[str]]:
@@ -97,8 +107,8 @@ def _accounts() -> tuple[int, int, int] | None:
         if uid == 0:
             continue
         primary = {u for _, u, g in users if g == gid}
-        members = next((m for _, g, m in groups if g == gid), None)
-        if members is None or primary != {uid} or set(members) - {name}:
+        same_gid = [(n, m) for n, g, m in groups if g == gid]
+        if primary != {uid} or len(same_gid) != 1 or same_gid[0][0] != name or set(same_gid[0][1]) - {name}:
             continue
         for _, g, m in groups:
             if g != gid and ({u for _, u, pg in users if pg == g} - {uid} or set(m) - {name}):
@@ -139,7 +149,17 @@ def test_project_file_group_writable_through_a_private_group():
 
         conf = status(private)
         assert (conf.get("profile"), conf.get("chosen_by")) == ("no-network", f"{f}: profile = 'no-network'"), conf
-        conf = status(shared)
-        assert conf == {"error": f"{f}: untrusted file: group-writable (owner uid {uid}, mode 0664)"}, conf
+        refused = {"error": f"{f}: untrusted file: group-writable (owner uid {uid}, mode 0664)"}
+        assert status(shared) == refused
+        # an ACL entry letting another account write: the group bits are then the ACL's mask
+        try:
+            os.setxattr(f, "system.posix_acl_access", _acl(other_uid=65534))
+        except OSError as exc:
+            pytest.skip(f"cannot set a POSIX ACL here: {exc.strerror}")
+        assert os.stat(f).st_mode & 0o777 == 0o664
+        assert status(private) == refused
+        os.removexattr(f, "system.posix_acl_access")
+        os.chmod(f, 0o664)
+        assert status(private)["profile"] == "no-network"  # the control: the same file without the ACL
     finally:
         shutil.rmtree(d)

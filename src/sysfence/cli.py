@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 from typing import Any, NoReturn
 
@@ -27,10 +28,11 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _release(text: str) -> int:
-    """A release number such as systemd's 257 (argparse type)."""
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a release number (such as 257)")
-    return int(text)
+    """A release number such as systemd's 257, or a point release (252.38: its series, 252); argparse type."""
+    m = re.fullmatch(r"([0-9]{1,6})(\.[0-9]{1,6})?", text)
+    if m is None or int(m.group(1)) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a release number (such as 257 or 252.38)")
+    return int(m.group(1))
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -256,8 +258,9 @@ def _status(args: argparse.Namespace) -> int:
         print(f"libseccomp:  missing: {lib['error']}")
     vdso = data["getrandom_bypasses_filters"]
     if vdso is not None:
-        print("getrandom:   " + ("answered from the vDSO by the C library once used (vgetrandom): a filter loaded "
-                                 "later cannot refuse it; the raw syscall is still filtered" if vdso else
+        print("getrandom:   " + ("answered from the vDSO by the C library once used (vgetrandom): a filter that "
+                                 "refuses getrandom lets those calls through until the kernel next reseeds "
+                                 "(within about a minute), then refuses them too" if vdso else
                                  "a system call every filter sees"))
     if "process" in data:
         p = data["process"]
@@ -757,6 +760,10 @@ def _export(args: argparse.Namespace) -> int:
         from .formats import systemd
 
         text = systemd.export_systemd(rs, systemd_version=args.systemd_version)
+        if args.systemd_version is None:
+            t = systemd.target()
+            _err(f"note: written for systemd {t.version} ({t.why}); give --systemd-version N, the oldest systemd "
+                 "the unit will run on, when that is older")
     elif args.format == "k8s":
         from .formats import k8s
 

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from . import __version__, capabilities, profile, syscalls
+from . import __version__, capabilities, profile, syscalls, trace
 from .errors import ProfileError
 from .rules import Op, Rule
 
@@ -111,8 +111,9 @@ def render(learned: Learned, command: Sequence[str], base: str | None, previous:
         "# `sysfence learn --merge THIS_FILE -- COMMAND`.",
     ]
     if learned.unknown:
-        lines.append(f"# Syscall numbers newer than the table were made and will get ENOSYS: "
-                     f"{', '.join(map(str, learned.unknown))}")
+        made = ", ".join(f"{nr} ({syscalls.name(nr)})" if syscalls.name(nr) else str(nr) for nr in learned.unknown)
+        lines.append(f"# Syscalls newer than the table were made and will get ENOSYS: {made}. Name them in `allow`")
+        lines.append("# only for hosts whose libseccomp knows them.")
     lines += ['name = "learned"', f'description = "learned from: {_esc(runs[0][:200])}"']
     if base:
         lines.append(f'extends = "{_esc(base)}"')
@@ -172,6 +173,11 @@ def observed_from(report: Any) -> tuple[dict[str, list[tuple[int, ...]]], list[i
     for call in report.calls.values():
         if call.syscall.startswith("syscall_"):
             unknown.append(int(call.syscall.removeprefix("syscall_")))
+            continue
+        if call.detail == trace.UNKNOWN:  # newer than the table: granting it by name would not load on an
+            nr = syscalls.number(call.syscall)  # older libseccomp, and no capability reviewed it
+            if nr is not None:
+                unknown.append(nr)
             continue
         if syscalls.number(call.syscall) is None:
             continue

@@ -3,7 +3,8 @@
 A file is read only through a descriptor walk from "/": each directory is opened with O_NOFOLLOW relative to
 the previous one and checked with fstat on the opened descriptor (owner root, not group- or world-writable; a
 world-writable directory is accepted only with the sticky bit, where nobody can replace another user's entry;
-a group-writable one of a user other than root only when its group is that user's private group).
+a group-writable one of a user other than root only when its group is that user's private group and it
+has no ACL).
 A symlink is followed only if it is owned by root (the directory holding it was already checked). The file
 itself must be a regular file owned by root, not group- or world-writable, and is parsed from the descriptor
 that was checked, so replacing it between check and use changes nothing. Anything else is refused with the
@@ -12,7 +13,7 @@ path, owner and mode that made it untrusted -- never silently skipped.
 
 from __future__ import annotations
 
-import functools
+import errno
 import os
 import re
 import stat
@@ -75,36 +76,48 @@ def _who(st: os.stat_result) -> str:
     return f"owner uid {st.st_uid}, mode {stat.S_IMODE(st.st_mode):04o}"
 
 
-def _check(st: os.stat_result, path: str, kind: str, trusted: frozenset[int]) -> None:
+def _check(st: os.stat_result, path: str, kind: str, trusted: frozenset[int], fd: int | None = None) -> None:
+    """Refuse `st` (of descriptor `fd`) unless a trusted uid owns it and nobody else can write it."""
     mode = stat.S_IMODE(st.st_mode)
     if st.st_uid not in trusted:
         owners = " or ".join(f"uid {u}" for u in sorted(trusted))
         raise UntrustedError(f"{path}: untrusted {kind}: owned by uid {st.st_uid}, not {owners} ({_who(st)})")
     if kind == "directory" and mode & stat.S_ISVTX:
         return  # sticky (like /tmp): others may add entries but never replace or remove this walk's next one
-    if mode & stat.S_IWGRP and not (st.st_uid != 0 and _private_group(st.st_gid, st.st_uid)):
+    if mode & stat.S_IWGRP and not (st.st_uid != 0 and fd is not None and _private_group(st.st_gid, st.st_uid)
+                                    and not _has_acl(fd)):
         raise UntrustedError(f"{path}: untrusted {kind}: group-writable ({_who(st)})")
     if mode & stat.S_IWOTH:
         raise UntrustedError(f"{path}: untrusted {kind}: world-writable ({_who(st)})")
 
 
-@functools.cache
 def _private_group(gid: int, uid: int) -> bool:
-    """Whether `gid` is `uid`'s user-private group, whose only member is `uid` (by primary group and by the
-    member list), so that group-writable means writable by that user alone. Distributions give every user such
-    a group, and Debian 13's default umask 002 makes a user's new files and directories group-writable. The
-    same test as Debian's OpenSSH applies to ~/.ssh (user-group-modes); root's files never need it."""
+    """Whether `gid` is `uid`'s user-private group, so that group-writable means writable by that user alone:
+    the owner's primary group, named after the owner, the only group entry with that gid, with no other
+    member (listed, or by primary group). That is when pam_umask (USERGROUPS_ENAB) and Debian 13's default
+    umask 002 make a user's files group-writable. Asked of the user database each time (no cache: it may
+    change while a process runs); groups handed out outside it (a unit's SupplementaryGroups=) are not seen."""
     import grp
     import pwd
 
     try:
-        group, owner = grp.getgrgid(gid), pwd.getpwuid(uid)
-    except KeyError:
+        owner = pwd.getpwuid(uid)
+        entries = [g for g in grp.getgrall() if g.gr_gid == gid]
+        others = [p.pw_name for p in pwd.getpwall() if p.pw_gid == gid and p.pw_uid != uid]
+    except (KeyError, OSError):
         return False
-    if any(member != owner.pw_name for member in group.gr_mem):
-        return False
-    primary = {p.pw_uid for p in pwd.getpwall() if p.pw_gid == gid}
-    return primary <= {uid} and bool(primary or group.gr_mem)
+    return (owner.pw_gid == gid and len(entries) == 1 and entries[0].gr_name == owner.pw_name
+            and set(entries[0].gr_mem) <= {owner.pw_name} and not others)
+
+
+def _has_acl(fd: int) -> bool:
+    """Whether the object behind `fd` carries an access ACL (POSIX or NFSv4): then the group bits of its mode
+    are the ACL's mask, and named entries may let other users write. Unknown counts as yes."""
+    try:
+        names = os.listxattr(f"/proc/self/fd/{fd}")  # O_PATH descriptors have no f*xattr calls
+    except OSError as exc:
+        return exc.errno not in (errno.ENOTSUP, errno.ENODATA)
+    return any(n in ("system.posix_acl_access", "system.nfs4_acl") for n in names)
 
 
 def _split(path: str) -> list[str]:
@@ -118,7 +131,7 @@ def _walk_dirs(parts: list[str], trusted: frozenset[int]) -> tuple[int, str]:
     fd = os.open("/", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     here = "/"
     try:
-        _check(os.fstat(fd), here, "directory", trusted)
+        _check(os.fstat(fd), here, "directory", trusted, fd)
         todo = list(parts)
         links = 0
         while todo:
@@ -147,7 +160,11 @@ def _walk_dirs(parts: list[str], trusted: frozenset[int]) -> tuple[int, str]:
             if not stat.S_ISDIR(st.st_mode):
                 os.close(nfd)
                 raise UntrustedError(f"{path}: not a directory")
-            _check(st, path, "directory", trusted)
+            try:
+                _check(st, path, "directory", trusted, nfd)
+            except BaseException:
+                os.close(nfd)
+                raise
             os.close(fd)
             fd, here = nfd, path
         return fd, here
@@ -186,7 +203,7 @@ def read_trusted(path: str, trusted: frozenset[int] = TRUSTED_UIDS, _links: int 
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
             raise UntrustedError(f"{full}: not a regular file")
-        _check(st, full, "file", trusted)
+        _check(st, full, "file", trusted, fd)
     except BaseException:
         os.close(fd)
         raise

@@ -303,6 +303,10 @@ def _take_listener(pid: int, ready_r: int) -> int:
                                "(ptrace restrictions? see /proc/sys/kernel/yama/ptrace_scope)") from None
 
 
+# The detail of a call the profile's table does not name (newer than it; libseccomp may still know its name).
+UNKNOWN = "unknown to the profile's table"
+
+
 def _errno_of(a: Action) -> int:
     return a.errno if a.kind is Kind.ERRNO and a.errno else _errno.EPERM
 
@@ -310,7 +314,7 @@ def _errno_of(a: Action) -> int:
 def _record(report: Report, cache: dict[str, list[str]], capabilities: Any, name: str | None, nr: int,
             args: tuple[int, ...], verdict: Action, tid: int) -> None:
     sname = name or syscalls.name(nr) or f"syscall_{nr}"
-    detail = describe(sname, args) if name else "unknown to the profile's table"
+    detail = describe(sname, args) if name else UNKNOWN
     key = (sname, detail)
     call = report.calls.get(key)
     if call is None:

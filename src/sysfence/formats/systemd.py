@@ -75,6 +75,15 @@ class Target:
         return self.version >= facts().since["unknown_syscalls_enosys"]
 
     @property
+    def knows_kill(self) -> bool:
+        """`kill` as SystemCallErrorNumber= or after `name:` (older systemd ignores the setting or the name)."""
+        return self.version >= facts().since["kill_action"]
+
+    @property
+    def knows_syscall_log(self) -> bool:
+        return self.version >= facts().since["system_call_log"]
+
+    @property
     def newer_than_checked(self) -> bool:
         return self.version > facts().newest_checked
 
@@ -153,9 +162,8 @@ def export_systemd(rs: RuleSet, *, systemd_version: int | None = None) -> str:
         + (f" (syscall table: {_text(rs.table)})" if rs.table else ""),
         "# for the [Service] section of a unit or a drop-in (systemctl edit UNIT); check the result with",
         "# `systemd-analyze verify UNIT` and `systemd-analyze security UNIT`. Lines starting with # are NOT enforced.",
-        f"# Written for systemd {tgt.version} ({tgt.why}; --systemd-version N for another): what it always permits,",
-        "# and so what is LOST below, grows with newer versions"
-        + (f" (sysfence knows systemd up to {facts().newest_checked})." if tgt.newer_than_checked else "."),
+        f"# Written for systemd {tgt.version} and newer ({tgt.why}; --systemd-version N: the oldest the unit runs on)."
+        + (f" sysfence knows systemd up to {facts().newest_checked}." if tgt.newer_than_checked else ""),
         "# Empty assignments first: they reset what the unit set before, which could widen or invert this filter.",
         "NoNewPrivileges=yes",
         "SystemCallArchitectures=",
@@ -163,20 +171,28 @@ def export_systemd(rs: RuleSet, *, systemd_version: int | None = None) -> str:
         "SystemCallFilter=",
     ]
     if allow_list:
-        out += [f"SystemCallErrorNumber={_spelling(fallback)}"] + _allow_lines(rs, allowed)
+        if fallback.kind is Kind.ERRNO or tgt.knows_kill:
+            out.append(f"SystemCallErrorNumber={_spelling(fallback)}")
+        else:
+            out.append("# no SystemCallErrorNumber=: systemd before 247 knows no `kill` there, and kills by default")
+        out += _allow_lines(rs, allowed)
         if extra:
             out += [
-                "# clone3 is listed only so that RestrictNamespaces= decides it: it answers ENOSYS (systemd 251+)",
+                "# clone3 is listed only so that RestrictNamespaces= decides it: it answers ENOSYS (systemd 251+).",
+                "# NEEDS systemd 251 or newer: before that (and before 249.12/250.5) RestrictNamespaces= lets clone3",
+                "# through with any namespace flag. For older hosts export with --systemd-version 250.",
                 "RestrictNamespaces=yes",
                 "SystemCallFilter=clone3",
             ]
         out += _allow_list_losses(rs, allowed | set(extra), fallback, namespaces, tgt)
         enforced = allowed | set(extra) | tgt.always_allowed()
     else:
-        out += _deny_lines(rs)
+        out += _deny_lines(rs, tgt)
         enforced = {s for s in rs.base if not rs.base[s].action.denies}
     logged = sorted(s for s, r in rs.base.items() if r.action.kind is Kind.LOG)
     if logged:
+        if not tgt.knows_syscall_log:
+            out.append(f"# NOT ENFORCED before systemd 247: SystemCallLog= (systemd {tgt.version} ignores it)")
         out += ["SystemCallLog="] + _wrap("SystemCallLog=", logged)
     out += _rule_comments(rs, enforced, namespaces)
     return "\n".join(out) + "\n"
@@ -197,9 +213,11 @@ def _allow_lines(rs: RuleSet, allowed: set[str]) -> list[str]:
     return out
 
 
-def _deny_lines(rs: RuleSet) -> list[str]:
-    """Deny-list mode (the profile allows by default): each name carries its own errno or `kill`."""
-    items = sorted(f"{s}:{_spelling(r.action)}" for s, r in rs.base.items() if r.action.denies)
+def _deny_lines(rs: RuleSet, tgt: Target) -> list[str]:
+    """Deny-list mode (the profile allows by default): each name carries its own errno or `kill` (a bare name
+    before systemd 247, which drops `name:kill` as unparsable and kills by default)."""
+    items = sorted(s if r.action.kind is not Kind.ERRNO and not tgt.knows_kill else f"{s}:{_spelling(r.action)}"
+                   for s, r in rs.base.items() if r.action.denies)
     out = [f"# the profile allows by default: deny list of {len(items)} syscalls, each with its own errno"]
     out += _wrap("SystemCallFilter=~", items)
     approximated = sorted({str(r.action) for r in rs.base.values() if r.action.kind in (Kind.TRAP, Kind.KILL_THREAD)})
@@ -232,10 +250,16 @@ def _allow_list_losses(rs: RuleSet, listed: set[str], fallback: Action, namespac
         else:
             out.append("#   RestrictNamespaces=yes would answer it with ENOSYS, but it also refuses namespace "
                        "operations this profile allows.")
-    denied_here = sorted(tgt.always_allowed() & {s for s, r in rs.base.items() if r.action.denies})
-    if denied_here:
+    denied = {s for s, r in rs.base.items() if r.action.denies}
+    here = tgt.always_allowed()
+    if here & denied:
         out.append(f"# LOST: systemd {tgt.version} always permits these (its @default set); the profile denies them:")
-        out += _wrap("#   ", denied_here)
+        out += _wrap("#   ", sorted(here & denied))
+    newest = Target(max(tgt.version, facts().newest_checked), "").always_allowed()
+    if (newest - here) & denied:
+        out.append(f"# LOST on newer systemd (up to {max(tgt.version, facts().newest_checked)}), whose @default also "
+                   "permits these; the profile denies them:")
+        out += _wrap("#   ", sorted((newest - here) & denied))
     if rs.unknown_action != fallback:
         if tgt.unknown_enosys and rs.unknown_action == ENOSYS:
             how = (f"{_spelling(fallback)} under systemd for the ones its table (@known) has; ENOSYS for the others "
