@@ -281,6 +281,13 @@ def test_child_env_is_clean():
     assert not any(k.startswith("SYSFENCE") for k in child_env())
 
 
+def _default_sigint() -> None:
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGQUIT, signal.SIG_DFL)
+
+
 def test_ctrl_c_stops_the_command_and_learn_still_writes_the_profile(tmp_path):
     """Ctrl-C reaches the whole foreground process group: the command stops, the supervisor stays to write."""
     import signal
@@ -290,15 +297,22 @@ def test_ctrl_c_stops_the_command_and_learn_still_writes_the_profile(tmp_path):
     ready = tmp_path / "ready"
     app = tmp_path / "work_sleep.py"
     app.write_text(f"import time, pathlib\npathlib.Path({str(ready)!r}).touch()\ntime.sleep(60)\n")
+    # as a terminal's foreground job: Ctrl-C deliverable even when this test runs as a background job of a
+    # non-interactive shell (which starts it with SIGINT and SIGQUIT ignored, and Python then keeps ignoring them)
     p = subprocess.Popen([sys.executable, "-m", "sysfence", "learn", "-o", str(out), "--", PY, str(app)],
                          env=child_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                         start_new_session=True)
-    for _ in range(300):
-        if ready.exists():
-            break
+                         start_new_session=True, preexec_fn=_default_sigint)
+    deadline = time.monotonic() + 60
+    while not ready.exists() and p.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
+    assert ready.exists(), f"the command did not start: {p.poll()=}"
     os.killpg(p.pid, signal.SIGINT)
-    stdout, stderr = p.communicate(timeout=30)
+    try:
+        stdout, stderr = p.communicate(timeout=30)
+    except subprocess.TimeoutExpired as exc:
+        os.killpg(p.pid, signal.SIGKILL)
+        stdout, stderr = p.communicate()
+        raise AssertionError(f"still running 30 s after Ctrl-C: {stdout=} {stderr=}") from exc
     assert p.returncode == 130, stderr  # the command's status: killed by SIGINT (128 + 2)
     assert "KeyboardInterrupt" in stderr and "wrote" in stderr
     assert out.read_text().startswith("# Learned by sysfence")
