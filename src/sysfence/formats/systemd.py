@@ -88,8 +88,9 @@ class Target:
         return self.version > facts().newest_checked
 
 
+@functools.cache
 def host_version() -> int | None:
-    """This machine's systemd version (`systemctl --version`), or None without systemd."""
+    """This machine's systemd version (`systemctl --version`), or None without systemd (asked once)."""
     for cmd in ("systemctl", "systemd-analyze"):
         try:
             out = subprocess.run([cmd, "--version"], capture_output=True, text=True, timeout=10).stdout
