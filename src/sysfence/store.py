@@ -76,7 +76,7 @@ def _who(st: os.stat_result) -> str:
     return f"owner uid {st.st_uid}, mode {stat.S_IMODE(st.st_mode):04o}"
 
 
-def _check(st: os.stat_result, path: str, kind: str, trusted: frozenset[int], fd: int | None = None) -> None:
+def _check(st: os.stat_result, path: str, kind: str, trusted: frozenset[int], fd: int) -> None:
     """Refuse `st` (of descriptor `fd`) unless a trusted uid owns it and nobody else can write it."""
     mode = stat.S_IMODE(st.st_mode)
     if st.st_uid not in trusted:
@@ -84,8 +84,7 @@ def _check(st: os.stat_result, path: str, kind: str, trusted: frozenset[int], fd
         raise UntrustedError(f"{path}: untrusted {kind}: owned by uid {st.st_uid}, not {owners} ({_who(st)})")
     if kind == "directory" and mode & stat.S_ISVTX:
         return  # sticky (like /tmp): others may add entries but never replace or remove this walk's next one
-    if mode & stat.S_IWGRP and not (st.st_uid != 0 and fd is not None and _private_group(st.st_gid, st.st_uid)
-                                    and not _has_acl(fd)):
+    if mode & stat.S_IWGRP and not (st.st_uid != 0 and _private_group(st.st_gid, st.st_uid) and not _has_acl(fd)):
         raise UntrustedError(f"{path}: untrusted {kind}: group-writable ({_who(st)})")
     if mode & stat.S_IWOTH:
         raise UntrustedError(f"{path}: untrusted {kind}: world-writable ({_who(st)})")
